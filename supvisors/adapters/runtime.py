@@ -1,0 +1,226 @@
+"""Glue between supervisord, the decision core and the I/O adapters.
+
+Threading model: supervisord's own thread owns the core. The bus thread and the worker threads (XML-RPC to
+peers) never touch it: they append events to a queue and write one byte on a socketpair whose reading end is a
+dispatcher in supervisord's socket map, so supervisord's poll loop wakes up at once and drains the queue in its
+own thread. Nothing waits for a poll timeout or a tick.
+"""
+
+import socket
+import time
+import traceback
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Deque, Optional
+
+from supervisor import events
+from supervisor.medusa import asyncore_25 as asyncore
+
+from ..bus import framing
+from ..bus.node import BusFailure, InternalBus, LocalTick, PeerConnected, PeerDown, Received
+from ..core import actions as act
+from ..core.engine import SupvisorsCore
+from ..ttypes import InternalMessages
+from .event_publisher import create_event_publisher
+from .local_supervisor import LocalSupervisor
+from .peers import PeerClient
+
+
+class WakeUpDispatcher(asyncore.dispatcher):
+    """ Reading end of the wake-up socketpair, polled by supervisord's main loop. """
+
+    def __init__(self, sock: socket.socket, callback: Callable[[], None], logger):
+        asyncore.dispatcher.__init__(self, sock)
+        self.callback = callback
+        self.logger = logger
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        try:
+            while self.socket.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        self.callback()
+
+    def handle_error(self) -> None:
+        self.logger.error(f'WakeUpDispatcher: {traceback.format_exc()}')
+
+    def handle_close(self) -> None:
+        pass
+
+
+class SupvisorsRuntime:
+
+    def __init__(self, supervisord, options, mapper, core: SupvisorsCore, logger,
+                 username: Optional[str], password: Optional[str]):
+        self.supervisord = supervisord
+        self.options = options
+        self.mapper = mapper
+        self.core = core
+        self.logger = logger
+        self.local = LocalSupervisor(supervisord)
+        self.peers = PeerClient(username, password, logger)
+        self.queue: Deque[Any] = deque()
+        self.bus: Optional[InternalBus] = None
+        self.pool: Optional[ThreadPoolExecutor] = None
+        self.wake_w: Optional[socket.socket] = None
+        self.dispatcher: Optional[WakeUpDispatcher] = None
+        self.event_publisher = None
+        self.stopped = False
+        self._processing = False
+        events.subscribe(events.SupervisorRunningEvent, self._on_running)
+        events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
+        events.subscribe(events.ProcessStateEvent, self._on_process_state)
+
+    # ------------------------------------------------------------------ supervisord events
+    def _on_running(self, _event) -> None:
+        self.logger.info('SupvisorsRuntime: supervisord is RUNNING: starting communications')
+        wake_r, self.wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        self.dispatcher = WakeUpDispatcher(wake_r, self._process_queue, self.logger)
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix='supvisors-rpc')
+        self.event_publisher = create_event_publisher(self.options.event_link, self.mapper.local_instance.event_port,
+                                                      self.logger)
+        local = self.mapper.local_instance
+        peers = {identifier: (instance.host_name, instance.internal_port)
+                 for identifier, instance in self.mapper.instances.items() if identifier != local.identifier}
+        self.bus = InternalBus(local.identifier, local.internal_port, peers, self._deliver, self.logger,
+                               tick_period=self.options.tick_period)
+        self.run(self.core.start)
+        self.bus.start()
+
+    def _on_stopping(self, _event) -> None:
+        """ supervisord is stopping: publish nothing more, release every socket and thread. """
+        if self.stopped:
+            return
+        self.stopped = True
+        self.logger.info('SupvisorsRuntime: supervisord is STOPPING: closing communications')
+        if self.bus is not None:
+            self.bus.stop(flush_timeout=1.0)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
+        if self.event_publisher is not None:
+            self.event_publisher.close()
+        if self.dispatcher is not None:
+            self.dispatcher.close()
+        if self.wake_w is not None:
+            self.wake_w.close()
+
+    def _on_process_state(self, event) -> None:
+        if self.stopped or self.bus is None:
+            return
+        payload = self.local.event_payload(event.process, getattr(event, 'expected', True))
+        self.run(self.core.on_local_process_event, payload)
+
+    # ------------------------------------------------------------------ cross-thread channel
+    def _deliver(self, event: Any) -> None:
+        """ Called by the bus and worker threads: queue the event and wake supervisord's loop. """
+        self.queue.append(event)
+        try:
+            self.wake_w.send(b'\0')
+        except (BlockingIOError, OSError, AttributeError):
+            pass
+
+    def _process_queue(self) -> None:
+        """ Owner thread: apply every queued event to the core. """
+        if self._processing or self.stopped:
+            return
+        self._processing = True
+        try:
+            while self.queue and not self.stopped:
+                event = self.queue.popleft()
+                self._dispatch(event)
+        finally:
+            self._processing = False
+
+    def _dispatch(self, event: Any) -> None:
+        core = self.core
+        now = time.time()
+        try:
+            if isinstance(event, LocalTick):
+                core.on_local_tick(now)
+            elif isinstance(event, Received):
+                core.on_message(event.identifier, event.code, event.body, now)
+            elif isinstance(event, act.CheckResult):
+                core.on_check_result(event, now)
+            elif isinstance(event, PeerDown):
+                core.on_peer_down(event.identifier, now)
+            elif isinstance(event, PeerConnected):
+                self.logger.debug(f'SupvisorsRuntime: connected to {event.identifier}')
+            elif isinstance(event, BusFailure):
+                self.logger.critical(f'SupvisorsRuntime: internal bus failure: {event.reason}')
+        except Exception:
+            self.logger.critical(f'SupvisorsRuntime: error while processing {event!r}: {traceback.format_exc()}')
+        self._execute(core.take_actions())
+
+    def run(self, method: Callable, *args) -> Any:
+        """ Call a core entry point from the owner thread, then carry out what it decided. """
+        result = method(*args, time.time())
+        self._execute(self.core.take_actions())
+        self._process_queue()
+        return result
+
+    # ------------------------------------------------------------------ actions
+    def _execute(self, actions) -> None:
+        for action in actions:
+            try:
+                self._execute_one(action)
+            except Exception:
+                self.logger.critical(f'SupvisorsRuntime: cannot execute {action!r}: {traceback.format_exc()}')
+
+    def _execute_one(self, action: Any) -> None:
+        if isinstance(action, act.Publish):
+            if self.bus is not None:
+                frame = framing.encode(action.code, self.mapper.local_identifier, action.body)
+                self.bus.publish(frame, tick=action.code == InternalMessages.TICK)
+        elif isinstance(action, act.Notify):
+            if self.event_publisher is not None:
+                self.event_publisher.send(action.topic, action.payload)
+        elif isinstance(action, act.CheckInstance):
+            self._check_instance(action)
+        elif isinstance(action, act.IsolateInstances):
+            if self.bus is not None:
+                self.bus.isolate(action.identifiers)
+        elif isinstance(action, act.RestartSupervisor):
+            self.local.restart()
+        elif isinstance(action, act.ShutdownSupervisor):
+            self.local.shutdown()
+        elif isinstance(action, act.ForwardToMaster):
+            instance = self.mapper.instances.get(action.master)
+            if instance is not None and self.pool is not None:
+                self.pool.submit(self.peers.call, instance.host_name, instance.http_port, action.method,
+                                 action.args)
+        else:
+            self.logger.error(f'SupvisorsRuntime: unknown action {action!r}')
+
+    def _check_instance(self, action: act.CheckInstance) -> None:
+        if action.identifier == self.mapper.local_identifier:
+            # the local instance checks itself in-process, at once
+            try:
+                process_list = self.local.all_process_info()
+            except Exception:
+                process_list = []
+            self.queue.append(act.CheckResult(action.identifier, action.check_id, True, self.core.master,
+                                              process_list=process_list))
+            return
+        instance = self.mapper.instances[action.identifier]
+        if self.pool is None:
+            return
+        future = self.pool.submit(self.peers.handshake, self.mapper.local_identifier, action.identifier,
+                                  instance.host_name, instance.http_port, action.check_id)
+
+        def done(fut):
+            try:
+                result = fut.result()
+            except Exception as exc:
+                self.logger.error(f'SupvisorsRuntime: handshake with {action.identifier} failed: {exc!r}')
+                result = act.CheckResult(action.identifier, action.check_id, None)
+            self._deliver(result)
+        future.add_done_callback(done)

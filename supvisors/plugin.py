@@ -1,0 +1,84 @@
+"""Entry point of ``[rpcinterface:supvisors]``: ``supervisor.rpcinterface_factory =
+supvisors.plugin:make_supvisors_rpcinterface``.
+
+The factory runs in supervisord's thread before daemonisation: it builds everything that needs neither socket nor
+thread (options, logger, instance map, decision core) and returns the ``supvisors`` namespace. Sockets and
+threads are created when supervisord reaches RUNNING.
+
+Fatal configuration errors raise (Supervisor then exits with ``Could not make supvisors rpc interface``); a clear
+one-line reason naming the culprit is written to stderr and to the log first.
+"""
+
+import os
+import socket
+import sys
+from typing import Any, Dict, Optional, Tuple
+
+from .adapters.runtime import SupvisorsRuntime
+from .core.engine import SupvisorsCore
+from .core.instances import InstanceStatus
+from .logger import create_logger
+from .mapper import SupvisorsMapper
+from .options import parse_logging_options, parse_options
+from .rpcinterface import RPCInterface, register_faults
+
+RUNTIME_ATTRIBUTE = 'supvisors_runtime'
+
+
+def _fatal(message: str, logger=None) -> ValueError:
+    line = f'Error: supvisors: {message}'
+    try:
+        sys.stderr.write(line + '\n')
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    if logger is not None:
+        logger.critical(line)
+    return ValueError(message)
+
+
+def _inet_server(supervisord) -> Tuple[int, Optional[str], Optional[str]]:
+    for config in supervisord.options.server_configs:
+        if config.get('family') == socket.AF_INET:
+            return config['port'], config.get('username'), config.get('password')
+    raise _fatal(f'Supervisor MUST be configured using inet_http_server: {supervisord.options.configfile}')
+
+
+def make_supvisors_rpcinterface(supervisord, **config: Dict[str, Any]) -> RPCInterface:
+    # Supervisor calls the factory once per HTTP server: they all share one runtime
+    runtime = getattr(supervisord, RUNTIME_ATTRIBUTE, None)
+    if runtime is None:
+        runtime = _build_runtime(supervisord, {key: str(value) for key, value in config.items()})
+        setattr(supervisord, RUNTIME_ATTRIBUTE, runtime)
+    return RPCInterface(runtime)
+
+
+def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
+    register_faults()
+    server_options = supervisord.options
+    # 1. logging options and logger: any error is fatal
+    try:
+        logging_options = parse_logging_options(config)
+    except ValueError as exc:
+        raise _fatal(str(exc), server_options.logger)
+    logger = create_logger(logging_options, server_options.logger, bool(server_options.nodaemon),
+                           bool(getattr(server_options, 'silent', False)))
+    # 2. other options: soft errors only
+    here = os.path.dirname(os.path.abspath(server_options.configfile or '.'))
+    options, records = parse_options(config, here)
+    for level, message in records:
+        getattr(logger, level, logger.error)(message)
+    # 3. the INET HTTP server gives the local port and credentials
+    http_port, username, password = _inet_server(supervisord)
+    # 4. supvisors_list and local identification: any error is fatal
+    try:
+        mapper = SupvisorsMapper(options.supvisors_list, http_port, options.internal_port, options.event_port,
+                                 server_options.identifier, logger)
+    except ValueError as exc:
+        raise _fatal(f'supvisors_list: {exc}', logger)
+    instances = [InstanceStatus(x.identifier, x.host_name, x.http_port, x.node_key)
+                 for x in mapper.instances.values()]
+    core = SupvisorsCore(mapper.local_identifier, instances, mapper.core_identifiers(options.core_identifiers),
+                         options.synchro_timeout, options.inactivity_ticks, options.auto_fence, logger)
+    logger.info(f'Supvisors: local instance {mapper.local_identifier}, instances {mapper.identifiers}')
+    return SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
