@@ -30,7 +30,7 @@ class RPCInterface:
     def _check_state(self, allowed) -> None:
         state = self._core.fsm_state
         if state not in allowed:
-            raise RPCError(SupvisorsFaults.BAD_SUPVISORS_STATE,
+            raise RPCError(SupvisorsFaults.BAD_SUPVISORS_STATE.value,
                            f'Supvisors (state={state.name}) not in state {[x.name for x in allowed]}'
                            ' to perform request')
 
