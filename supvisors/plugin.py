@@ -60,7 +60,7 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     try:
         logging_options = parse_logging_options(config)
     except ValueError as exc:
-        raise _fatal(str(exc), server_options.logger)
+        raise _fatal(str(exc), server_options.logger) from None
     logger = create_logger(logging_options, server_options.logger, bool(server_options.nodaemon),
                            bool(getattr(server_options, 'silent', False)))
     # 2. other options: soft errors only
@@ -75,7 +75,7 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
         mapper = SupvisorsMapper(options.supvisors_list, http_port, options.internal_port, options.event_port,
                                  server_options.identifier, logger)
     except ValueError as exc:
-        raise _fatal(f'supvisors_list: {exc}', logger)
+        raise _fatal(f"supvisors_list: {exc}", logger) from None
     instances = [InstanceStatus(x.identifier, x.host_name, x.http_port, x.node_key)
                  for x in mapper.instances.values()]
     core = SupvisorsCore(mapper.local_identifier, instances, mapper.core_identifiers(options.core_identifiers),
