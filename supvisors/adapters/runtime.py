@@ -179,7 +179,8 @@ class SupvisorsRuntime:
         if isinstance(action, act.Publish):
             if self.bus is not None:
                 frame = framing.encode(action.code, self.mapper.local_identifier, action.body)
-                self.bus.publish(frame, tick=action.code == InternalMessages.TICK)
+                sticky = {InternalMessages.TICK: 'tick', InternalMessages.STATE: 'state'}.get(action.code)
+                self.bus.publish(frame, sticky)
         elif isinstance(action, act.Notify):
             if self.event_publisher is not None:
                 self.event_publisher.send(action.topic, action.payload)

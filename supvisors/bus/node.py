@@ -1,7 +1,8 @@
 """The internal bus: one thread that owns every socket of the instance's internal communication.
 
 * a publisher: TCP server on the local internal port; every published frame goes to every connected client;
-  a newly connected client first gets the last TICK, so a peer learns at once that this instance is alive;
+  a newly connected client first gets the last TICK and STATE, so a peer learns at once that this instance is
+  alive and where it stands;
 * one subscriber link per remote instance, reconnecting with a short back-off;
 * heartbeats in both directions (a transport matter only: liveness of instances is judged on ticks);
 * the tick timer, aligned on wall-clock multiples of the tick period, the first tick being immediate;
@@ -109,9 +110,10 @@ class InternalBus(threading.Thread):
         self.selector = selectors.DefaultSelector()
         self.server: Optional[socket.socket] = None
         self.clients: Dict[socket.socket, _Link] = {}
-        self.outgoing: Deque[Tuple[bytes, bool]] = deque()
+        self.outgoing: Deque[Tuple[bytes, Optional[str]]] = deque()
         self.pending_isolations: Deque[str] = deque()
-        self.last_tick_frame: Optional[bytes] = None
+        self.sticky_frames: Dict[str, Tuple[int, bytes]] = {}
+        self.sticky_counter = 0
         self.heartbeat_frame = framing.encode(InternalMessages.HEARTBEAT, local_identifier, {})
         self.stopping = threading.Event()
         self.flush_timeout = 1.0
@@ -121,9 +123,12 @@ class InternalBus(threading.Thread):
         self.next_tick = 0.0
 
     # ---------------------------------------------------------------- API for other threads
-    def publish(self, frame: bytes, tick: bool = False) -> None:
-        """ Queue a frame for every connected subscriber. Never blocks. """
-        self.outgoing.append((frame, tick))
+    def publish(self, frame: bytes, sticky: Optional[str] = None) -> None:
+        """ Queue a frame for every connected subscriber. Never blocks.
+
+        The last frame of each sticky kind (e.g. the last tick, the last state) is replayed to new subscribers.
+        """
+        self.outgoing.append((frame, sticky))
         self._wake()
 
     def isolate(self, identifiers: Iterable[str]) -> None:
@@ -250,8 +255,8 @@ class InternalBus(threading.Thread):
             link = _Link(sock, f'{address[0]}:{address[1]}', now)
             self.clients[sock] = link
             self.selector.register(sock, selectors.EVENT_READ, ('client', None))
-            if self.last_tick_frame:
-                self._queue(link, self.last_tick_frame, ('client', None))
+            for _, frame in sorted(self.sticky_frames.values()):
+                self._queue(link, frame, ('client', None))
 
     def _client_event(self, sock: socket.socket, mask: int) -> None:
         link = self.clients.get(sock)
@@ -430,9 +435,10 @@ class InternalBus(threading.Thread):
 
     def _process_outgoing(self) -> None:
         while self.outgoing:
-            frame, tick = self.outgoing.popleft()
-            if tick:
-                self.last_tick_frame = frame
+            frame, sticky = self.outgoing.popleft()
+            if sticky:
+                self.sticky_counter += 1
+                self.sticky_frames[sticky] = (self.sticky_counter, frame)
             for sock, link in list(self.clients.items()):
                 self._queue(link, frame, ('client', None))
                 if link.closed:

@@ -18,6 +18,7 @@ Differences from upstream 0.15 that make the fleet faster without changing the c
 * a slave does not follow a Master that reports OFF or INITIALIZATION (it waits for the Master to decide).
 """
 
+import math
 from typing import Any, Dict, List, Optional
 
 from . import actions as act
@@ -126,7 +127,9 @@ class SupvisorsCore:
         self.local_counter += 1
         local = self.local
         local.update_tick(self.local_counter, now, self.local_counter, now)
-        self.outbox.append(act.Publish(InternalMessages.TICK, {'when': now, 'sequence_counter': self.local_counter}))
+        # the state rides along with every tick, so that a state message missed by a peer is healed within a tick
+        self.outbox.append(act.Publish(InternalMessages.TICK, {'when': now, 'sequence_counter': self.local_counter,
+                                                               **self._state_body()}))
         self._notify_instance(self.local_identifier)
         if local.state in (IS.UNKNOWN, IS.SILENT):
             self._check(self.local_identifier)
@@ -153,7 +156,7 @@ class SupvisorsCore:
                 pass  # handled by the process model and the statistics compiler
             else:
                 self.logger.warn(f'SupvisorsCore.on_message: unknown message code={code} from {identifier}')
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             self.logger.error(f'SupvisorsCore.on_message: invalid message code={code} from {identifier}:'
                               f' {exc!r}')
         self._evaluate()
@@ -188,7 +191,8 @@ class SupvisorsCore:
                 if self.is_master and self.fsm_state in WORKING_STATES:
                     self.redeploy_mark = True
                 self._master_reported(identifier, result.master)
-                status.update_state_modes(result.fsm_state, result.starting_jobs, result.stopping_jobs)
+                if not status.state_received:
+                    status.update_state_modes(result.fsm_state, result.starting_jobs, result.stopping_jobs)
             if result.process_list is not None:
                 self._load_processes(identifier, result.process_list)
             self.logger.info(f'SupvisorsCore.on_check_result: Supvisors instance {identifier} is RUNNING')
@@ -222,6 +226,8 @@ class SupvisorsCore:
     def _on_tick(self, identifier: str, body: Dict[str, Any]) -> None:
         counter = int(body['sequence_counter'])
         when = float(body['when'])
+        if not math.isfinite(when):
+            raise ValueError(f'invalid tick date: {when}')
         status = self.instances[identifier]
         if self.local.state != IS.RUNNING or status.in_isolation:
             return
@@ -236,11 +242,14 @@ class SupvisorsCore:
         self._notify_instance(identifier)
         if status.state in (IS.UNKNOWN, IS.SILENT):
             self._check(identifier)
+        elif 'fsm_statecode' in body:
+            self._on_state(identifier, body)
 
     def _on_state(self, identifier: str, body: Dict[str, Any]) -> None:
         status = self.instances[identifier]
         if status.state not in (IS.CHECKING, IS.RUNNING):
             return
+        status.state_received = True
         changed = status.update_state_modes(int(body['fsm_statecode']), body['starting_jobs'],
                                             body['stopping_jobs'])
         if changed:
@@ -283,6 +292,7 @@ class SupvisorsCore:
         self._set_instance_state(identifier, IS.CHECKING)
         self.last_check_id += 1
         status.check_id = self.last_check_id
+        status.state_received = False
         self.outbox.append(act.CheckInstance(identifier, status.check_id))
 
     def _periodic_check(self) -> None:
@@ -478,12 +488,13 @@ class SupvisorsCore:
         """ Publish the local (state, starting jobs, stopping jobs) when it changed. """
         local = self.local
         if local.update_state_modes(self.fsm_state, self._starter_busy(), self._stopper_busy()):
-            self.outbox.append(act.Publish(InternalMessages.STATE,
-                                           {'fsm_statecode': self.fsm_state.value,
-                                            'fsm_statename': self.fsm_state.name,
-                                            'starting_jobs': local.starting_jobs,
-                                            'stopping_jobs': local.stopping_jobs}))
+            self.outbox.append(act.Publish(InternalMessages.STATE, self._state_body()))
         self._notify_supvisors()
+
+    def _state_body(self) -> Dict[str, Any]:
+        local = self.local
+        return {'fsm_statecode': local.fsm_state.value, 'fsm_statename': local.fsm_state.name,
+                'starting_jobs': local.starting_jobs, 'stopping_jobs': local.stopping_jobs}
 
     def _notify_supvisors(self) -> None:
         payload = self.supvisors_state()

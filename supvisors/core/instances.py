@@ -45,6 +45,7 @@ class InstanceStatus:
         self.starting_jobs = False
         self.stopping_jobs = False
         self.check_id = 0  # id of the handshake in progress (results of older ones are ignored)
+        self.state_received = False  # a state message arrived since the handshake began (its answer is older)
 
     @property
     def in_isolation(self) -> bool:
