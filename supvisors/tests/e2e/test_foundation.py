@@ -219,3 +219,25 @@ def test_restart_is_refused_outside_working_states(fleet_factory):
     # the missing peer arrives: synchronisation completes without waiting for synchro_timeout
     fleet.start(['s2'])
     wait_operation(fleet, fleet.identifiers, 's1', timeout=10)
+
+
+def test_fleet_with_http_credentials(fleet_factory):
+    """ Handshakes use the local username/password (identical on every instance, as the contract requires). """
+    fleet = fleet_factory(2)
+    for instance in fleet:
+        with open(instance.conf_path) as stream:
+            text = stream.read()
+        text = text.replace('[inet_http_server]\n', '[inet_http_server]\nusername = admin\npassword = p@ss:word\n')
+        with open(instance.conf_path, 'w') as stream:
+            stream.write(text)
+    fleet.start()
+
+    def operation():
+        for instance in fleet:
+            proxy = xmlrpc.client.ServerProxy(f'http://admin:p%40ss%3Aword@127.0.0.1:{instance.http_port}/RPC2')
+            if proxy.supvisors.get_supvisors_state()['fsm_statename'] != 'OPERATION':
+                return False
+        return True
+    wait_for(operation, timeout=15, what='OPERATION with credentials')
+    with pytest.raises(xmlrpc.client.ProtocolError):
+        fleet['s1'].rpc().supvisors.get_supvisors_state()
