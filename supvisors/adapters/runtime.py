@@ -156,6 +156,7 @@ class SupvisorsRuntime:
                 self.logger.debug(f'SupvisorsRuntime: connected to {event.identifier}')
             elif isinstance(event, BusFailure):
                 self.logger.critical(f'SupvisorsRuntime: internal bus failure: {event.reason}')
+                core.on_bus_failure(now)
         except Exception:
             self.logger.critical(f'SupvisorsRuntime: error while processing {event!r}: {traceback.format_exc()}')
         self._execute(core.take_actions())

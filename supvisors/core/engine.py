@@ -63,6 +63,7 @@ class SupvisorsCore:
         self.outbox: List[Any] = []
         self.last_check_id = 0
         self.now = 0.0
+        self.bus_failed = False  # the internal port could not be bound: nobody can hear this instance
         self._evaluating = False
         self._reevaluate = False
         self._published_supvisors: Optional[Dict[str, Any]] = None
@@ -159,6 +160,16 @@ class SupvisorsCore:
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             self.logger.error(f'SupvisorsCore.on_message: invalid message code={code} from {identifier}:'
                               f' {exc!r}')
+        self._evaluate()
+        self._post_event()
+
+    def on_bus_failure(self, now: float) -> None:
+        """ The internal port cannot be bound: the others will never hear this instance, so it cannot validate
+        itself and stays in INITIALIZATION (a critical error is logged by the bus). """
+        self.now = now
+        self.bus_failed = True
+        if self.local.state != IS.SILENT:
+            self._set_instance_state(self.local_identifier, IS.SILENT)
         self._evaluate()
         self._post_event()
 
@@ -289,6 +300,8 @@ class SupvisorsCore:
     # ------------------------------------------------------------------ liveness
     def _check(self, identifier: str) -> None:
         status = self.instances[identifier]
+        if identifier == self.local_identifier and self.bus_failed:
+            return
         self._set_instance_state(identifier, IS.CHECKING)
         self.last_check_id += 1
         status.check_id = self.last_check_id

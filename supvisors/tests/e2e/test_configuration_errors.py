@@ -108,3 +108,21 @@ supvisors_list = 127.0.0.1
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert f'Supervisor MUST be configured using inet_http_server: {conf}' in result.stderr
+
+
+def test_internal_port_already_in_use(fleet_factory):
+    """ The instance cannot be heard: critical log, and it stays in INITIALIZATION instead of joining blindly. """
+    import socket
+    fleet = fleet_factory(2)
+    blocker = socket.socket()
+    blocker.bind(('', fleet['s1'].internal_port))
+    blocker.listen(1)
+    try:
+        fleet.start()
+        fleet.wait_rpc_ready(timeout=20)
+        wait_for(lambda: 'cannot bind the internal port' in fleet['s1'].log(), timeout=10, what='bind error logged')
+        proxy = fleet['s1'].rpc()
+        assert proxy.supvisors.get_supvisors_state()['fsm_statename'] == 'INITIALIZATION'
+        assert proxy.supvisors.get_instance_info('s1')['statename'] == 'SILENT'
+    finally:
+        blocker.close()
