@@ -15,11 +15,15 @@ import sys
 from typing import Any, Dict, Optional, Tuple
 
 from .adapters.runtime import SupvisorsRuntime
+from .adapters.supervisor_config import read_programs
 from .core.engine import SupvisorsCore
 from .core.instances import InstanceStatus
 from .logger import create_logger
 from .mapper import SupvisorsMapper
+from .model.context import Context
+from .model.resolver import RulesResolver
 from .options import parse_logging_options, parse_options
+from .rules.parser import load_rules
 from .rpcinterface import RPCInterface, register_faults
 
 RUNTIME_ATTRIBUTE = 'supvisors_runtime'
@@ -68,17 +72,28 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     options, records = parse_options(config, here)
     for level, message in records:
         getattr(logger, level, logger.error)(message)
-    # 3. the INET HTTP server gives the local port and credentials
+    # 3. the configuration is read again for what Supervisor does not keep: programs and process indexes
+    try:
+        programs = read_programs(server_options.configfile)
+    except ValueError as exc:
+        raise _fatal(str(exc), logger) from None
+    # 4. the INET HTTP server gives the local port and credentials
     http_port, username, password = _inet_server(supervisord)
-    # 4. supvisors_list and local identification: any error is fatal
+    # 5. supvisors_list and local identification: any error is fatal
     try:
         mapper = SupvisorsMapper(options.supvisors_list, http_port, options.internal_port, options.event_port,
                                  server_options.identifier, logger)
     except ValueError as exc:
         raise _fatal(f"supvisors_list: {exc}", logger) from None
+    # 6. rules files: never fatal (no rules at all when any file fails)
+    parser = load_rules(options.rules_files, mapper.identifiers, logger)
+    resolver = RulesResolver(parser, options.starting_strategy, mapper.identifiers, programs.table, logger)
     instances = [InstanceStatus(x.identifier, x.host_name, x.http_port, x.node_key)
                  for x in mapper.instances.values()]
     core = SupvisorsCore(mapper.local_identifier, instances, mapper.core_identifiers(options.core_identifiers),
-                         options.synchro_timeout, options.inactivity_ticks, options.auto_fence, logger)
+                         options.synchro_timeout, options.inactivity_ticks, options.auto_fence, logger,
+                         Context(resolver, logger))
     logger.info(f'Supvisors: local instance {mapper.local_identifier}, instances {mapper.identifiers}')
-    return SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
+    runtime = SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
+    runtime.programs = programs
+    return runtime

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Union
 from supervisor.xmlrpc import Faults, RPCError
 
 from .logger import set_level
-from .ttypes import (API_VERSION, FROM_DEPLOYMENT_STATES, LOGGER_LEVELS, SupvisorsFaults)
+from .ttypes import API_VERSION, FROM_DEPLOYMENT_STATES, LOGGER_LEVELS, SupvisorsFaults, split_namespec
 
 
 def register_faults() -> None:
@@ -107,6 +107,96 @@ class RPCInterface:
         if not isinstance(namespec, str):
             raise RPCError(Faults.BAD_NAME, str(namespec))
         return self._runtime.local.local_process_info(namespec)
+
+    # ------------------------------------------------------------------ applications and processes
+    def _get_application(self, application_name: str):
+        application = self._core.context.applications.get(application_name) \
+            if isinstance(application_name, str) else None
+        if application is None:
+            raise RPCError(Faults.BAD_NAME, f'application {application_name} unknown to Supvisors')
+        return application
+
+    def _get_processes(self, namespec: str) -> list:
+        """ One process, or every process of the group for ``group:*``, with the contract's BAD_NAME texts. """
+        if not isinstance(namespec, str):
+            raise RPCError(Faults.BAD_NAME, f'application {namespec} unknown to Supvisors')
+        application_name, process_name = split_namespec(namespec)
+        application = self._get_application(application_name)
+        if process_name is None:
+            return list(application.processes.values())
+        process = application.processes.get(process_name)
+        if process is None:
+            raise RPCError(Faults.BAD_NAME, f'process={process_name} unknown in application={application_name}')
+        return [process]
+
+    def get_all_applications_info(self) -> List[Dict[str, Any]]:
+        """ Get information about all applications managed in Supvisors.
+
+        :return: a list of structures containing information about all applications
+        :rtype: list[dict[str, Any]]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        return [application.serial() for application in self._core.context.applications.values()]
+
+    def get_application_info(self, application_name: str) -> Dict[str, Any]:
+        """ Get information about an application named application_name.
+
+        :param str application_name: the name of the application
+        :return: a structure containing information about the application
+        :rtype: dict[str, Any]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        return self._get_application(application_name).serial()
+
+    def get_application_rules(self, application_name: str) -> Dict[str, Any]:
+        """ Get the rules used to start / stop the application named application_name.
+
+        :param str application_name: the name of the application
+        :return: a structure containing the rules
+        :rtype: dict[str, Any]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        application = self._get_application(application_name)
+        return application.rules.serial(application.application_name)
+
+    def get_all_process_info(self) -> List[Dict[str, Any]]:
+        """ Get synthetic information about all processes.
+
+        :return: a list of structures containing information about the processes
+        :rtype: list[dict[str, Any]]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        return [process.serial() for process in self._core.context.processes()]
+
+    def get_process_info(self, namespec: str) -> List[Dict[str, Any]]:
+        """ Get synthetic information about a process named namespec.
+
+        :param str namespec: the process namespec (``name``, ``group:name``, or ``group:*``)
+        :return: a list of structures containing information about the processes
+        :rtype: list[dict[str, Any]]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        return [process.serial() for process in self._get_processes(namespec)]
+
+    def get_process_rules(self, namespec: str) -> List[Dict[str, Any]]:
+        """ Get the rules used to start / stop the process named namespec.
+
+        :param str namespec: the process namespec (``name``, ``group:name``, or ``group:*``)
+        :return: a list of structures containing the rules
+        :rtype: list[dict[str, Any]]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        return [process.rules.serial(process.application_name, process.process_name)
+                for process in self._get_processes(namespec)]
+
+    def get_conflicts(self) -> List[Dict[str, Any]]:
+        """ Get the conflicting processes.
+
+        :return: a list of structures containing information about the conflicting processes
+        :rtype: list[dict[str, Any]]
+        """
+        self._check_state(FROM_DEPLOYMENT_STATES)
+        return [process.serial() for process in self._core.context.conflicts()]
 
     # ------------------------------------------------------------------ global control
     def restart(self) -> bool:

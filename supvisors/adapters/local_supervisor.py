@@ -24,6 +24,11 @@ class LocalSupervisor:
     def shutdown(self) -> None:
         self.supervisord.options.mood = SupervisorStates.SHUTDOWN
 
+    def disable_autorestart(self, namespec: str) -> None:
+        process = self.find_process(namespec)
+        if process is not None:
+            process.config.autorestart = False
+
     # ------------------------------------------------------------------ processes
     def _all_processes(self) -> List[Any]:
         processes = []

@@ -72,11 +72,14 @@ class SupvisorsRuntime:
         self.wake_w: Optional[socket.socket] = None
         self.dispatcher: Optional[WakeUpDispatcher] = None
         self.event_publisher = None
+        self.programs = None
         self.stopped = False
         self._processing = False
         events.subscribe(events.SupervisorRunningEvent, self._on_running)
         events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
         events.subscribe(events.ProcessStateEvent, self._on_process_state)
+        events.subscribe(events.ProcessGroupAddedEvent, self._on_group_added)
+        events.subscribe(events.ProcessGroupRemovedEvent, self._on_group_removed)
 
     # ------------------------------------------------------------------ supervisord events
     def _on_running(self, _event) -> None:
@@ -118,6 +121,30 @@ class SupvisorsRuntime:
             return
         payload = self.local.event_payload(event.process, getattr(event, 'expected', True))
         self.run(self.core.on_local_process_event, payload)
+
+    def _on_group_added(self, event) -> None:
+        if self.stopped or self.bus is None:
+            return
+        self._refresh_programs()
+        group = self.supervisord.process_groups.get(event.group)
+        if group is None:
+            return
+        infos = [self.local.process_info(group.processes[name]) for name in sorted(group.processes)]
+        self.run(self.core.on_local_processes_added, infos)
+
+    def _on_group_removed(self, event) -> None:
+        if self.stopped or self.bus is None:
+            return
+        self.run(self.core.on_local_process_removed, event.group, '*')
+
+    def _refresh_programs(self) -> None:
+        """ The configuration may have changed (supervisorctl update): learn the new programs. """
+        try:
+            from .supervisor_config import read_programs
+            self.programs = read_programs(self.supervisord.options.configfile)
+            self.core.context.resolver.program_table = self.programs.table
+        except ValueError as exc:
+            self.logger.error(f'SupvisorsRuntime: {exc}')
 
     # ------------------------------------------------------------------ cross-thread channel
     def _deliver(self, event: Any) -> None:
@@ -194,6 +221,8 @@ class SupvisorsRuntime:
             self.local.restart()
         elif isinstance(action, act.ShutdownSupervisor):
             self.local.shutdown()
+        elif isinstance(action, act.DisableAutorestart):
+            self.local.disable_autorestart(action.namespec)
         elif isinstance(action, act.ForwardToMaster):
             instance = self.mapper.instances.get(action.master)
             if instance is not None and self.pool is not None:

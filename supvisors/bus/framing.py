@@ -34,7 +34,7 @@ def decode(payload: bytes) -> Tuple[int, str, Any]:
     """ Turn a frame payload into (code, sender, body) or raise MessageError. """
     try:
         message = json.loads(payload.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: too deeply nested
         raise MessageError(f'not a JSON message: {exc}')
     if not (isinstance(message, list) and len(message) == 2 and isinstance(message[0], int)
             and not isinstance(message[0], bool) and isinstance(message[1], list) and 1 <= len(message[1]) <= 2

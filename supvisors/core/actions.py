@@ -48,6 +48,12 @@ class ForwardToMaster:
 
 
 @dataclass
+class DisableAutorestart:
+    """ Set autorestart to false for a local process (its running failure strategy is application-level). """
+    namespec: str
+
+
+@dataclass
 class Notify:
     """ Publish an event on the external event interface (topic as in the event contract). """
     topic: str

@@ -23,7 +23,9 @@ from typing import Any, Dict, List, Optional
 
 from . import actions as act
 from .instances import InstanceStatus, InvalidTransition
-from ..ttypes import (InternalMessages, SupvisorsInstanceStates, SupvisorsStates, make_namespec)
+from ..model.context import Context, UnknownProcess
+from ..model.resolver import DefaultResolver
+from ..ttypes import InternalMessages, SupvisorsInstanceStates, SupvisorsStates
 
 S = SupvisorsStates
 IS = SupvisorsInstanceStates
@@ -42,12 +44,14 @@ MASTER_TRANSITIONS = {
 }
 
 WORKING_STATES = (S.DEPLOYMENT, S.OPERATION, S.CONCILIATION)
+STOPPING_STATES = (S.RESTARTING, S.RESTART, S.SHUTTING_DOWN, S.SHUTDOWN)
 
 
 class SupvisorsCore:
 
     def __init__(self, local_identifier: str, instances: List[InstanceStatus], core_identifiers: List[str],
-                 synchro_timeout: float, inactivity_ticks: int, auto_fence: bool, logger):
+                 synchro_timeout: float, inactivity_ticks: int, auto_fence: bool, logger,
+                 context: Optional[Context] = None):
         self.local_identifier = local_identifier
         self.instances: Dict[str, InstanceStatus] = {status.identifier: status for status in instances}
         self.core_identifiers = [x for x in core_identifiers if x in self.instances]
@@ -67,8 +71,9 @@ class SupvisorsCore:
         self._evaluating = False
         self._reevaluate = False
         self._published_supvisors: Optional[Dict[str, Any]] = None
-        # process information per instance, as loaded from handshakes and process events
-        self.process_infos: Dict[str, Dict[str, Dict[str, Any]]] = {identifier: {} for identifier in self.instances}
+        self.context = context or Context(DefaultResolver(), logger)
+        # processes found running nowhere after the loss of an instance (for the running failure strategies)
+        self.process_failures: List[Any] = []
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -95,12 +100,11 @@ class SupvisorsCore:
         """ Abort the Starter, Stopper and failure handler jobs (the job engines plug in here). """
 
     def _conflicts(self) -> bool:
-        """ Whether a managed process runs on several instances (the process model plugs in here). """
-        return False
+        """ Whether a managed process runs on several instances. """
+        return bool(self.context.conflicts())
 
     def loading(self, identifier: str) -> int:
-        """ Sum of the expected loading of the processes running on the instance (the process model plugs in). """
-        return 0
+        return self.context.loading(identifier)
 
     # ------------------------------------------------------------------ queries
     def supvisors_state(self) -> Dict[str, Any]:
@@ -151,10 +155,15 @@ class SupvisorsCore:
                 self._on_state(identifier, body)
             elif code == InternalMessages.PROCESS:
                 self._on_process_event(identifier, body)
-            elif code in (InternalMessages.HEARTBEAT, InternalMessages.STATISTICS,
-                          InternalMessages.PROCESS_ADDED, InternalMessages.PROCESS_REMOVED,
-                          InternalMessages.PROCESS_DISABILITY):
-                pass  # handled by the process model and the statistics compiler
+            elif code == InternalMessages.PROCESS_ADDED:
+                if self.instances[identifier].state == IS.RUNNING:
+                    self._load_processes(identifier, list(body))
+            elif code == InternalMessages.PROCESS_REMOVED:
+                self._on_process_removed(identifier, body)
+            elif code == InternalMessages.PROCESS_DISABILITY:
+                self._on_disability(identifier, body)
+            elif code in (InternalMessages.HEARTBEAT, InternalMessages.STATISTICS):
+                pass  # statistics are compiled elsewhere
             else:
                 self.logger.warn(f'SupvisorsCore.on_message: unknown message code={code} from {identifier}')
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
@@ -218,6 +227,26 @@ class SupvisorsCore:
         self._evaluate()
         self._post_event()
 
+    def on_local_processes_added(self, process_list: List[Dict[str, Any]], now: float) -> None:
+        """ New local processes (group added, numprocs increase): load them and publish them. """
+        self.now = now
+        self.outbox.append(act.Publish(InternalMessages.PROCESS_ADDED, process_list))
+        if self.local.state == IS.RUNNING:
+            self._load_processes(self.local_identifier, process_list)
+        self._evaluate()
+        self._post_event()
+
+    def on_local_process_removed(self, group: str, name: str, now: float) -> None:
+        """ Local processes removed (group removed, numprocs decrease): not a failure. """
+        self.now = now
+        self.outbox.append(act.Publish(InternalMessages.PROCESS_REMOVED, {'name': name, 'group': group}))
+        try:
+            self._notify_all(self.context.on_process_removed(self.local_identifier, group, name, now))
+        except UnknownProcess as exc:
+            self.logger.debug(f'SupvisorsCore.on_local_process_removed: {exc}')
+        self._evaluate()
+        self._post_event()
+
     def request_restart(self, now: float) -> None:
         self._request_final(S.RESTARTING, 'restart', now)
 
@@ -248,8 +277,7 @@ class SupvisorsCore:
             if status.in_isolation:
                 return
         status.update_tick(counter, when, self.local_counter, self.now)
-        for info in self.process_infos[identifier].values():
-            info['now'] = when
+        self.context.refresh_now(identifier, when)
         self._notify_instance(identifier)
         if status.state in (IS.UNKNOWN, IS.SILENT):
             self._check(identifier)
@@ -272,14 +300,54 @@ class SupvisorsCore:
         self._apply_process_event(identifier, body)
 
     def _apply_process_event(self, identifier: str, body: Dict[str, Any]) -> None:
-        namespec = make_namespec(body['group'], body['name'])
-        info = self.process_infos[identifier].setdefault(namespec, {})
-        info.update(body)
+        if body.get('forced'):
+            result = self.context.on_forced_event(body, self.now)
+            if result is not None:
+                self._notify_all(result[1])
+            return
+        try:
+            _, notifications = self.context.on_process_event(identifier, body, self.now)
+        except UnknownProcess as exc:
+            self._inconsistency(identifier, str(exc))
+            return
+        self._notify_all(notifications)
+
+    def _on_process_removed(self, identifier: str, body: Dict[str, Any]) -> None:
+        if self.instances[identifier].state != IS.RUNNING:
+            return
+        try:
+            self._notify_all(self.context.on_process_removed(identifier, str(body['group']), str(body['name']),
+                                                             self.now))
+        except UnknownProcess as exc:
+            self._inconsistency(identifier, str(exc))
+
+    def _on_disability(self, identifier: str, body: Dict[str, Any]) -> None:
+        if self.instances[identifier].state != IS.RUNNING:
+            return
+        try:
+            self._notify_all(self.context.on_disability(identifier, body, self.now))
+        except UnknownProcess as exc:
+            self._inconsistency(identifier, str(exc))
+
+    def _inconsistency(self, identifier: str, reason: str) -> None:
+        """ An instance reports a process it is not known to hold: question it again (not while stopping). """
+        if identifier == self.local_identifier or self.fsm_state in STOPPING_STATES:
+            self.logger.error(f'SupvisorsCore: inconsistent event from {identifier}: {reason}')
+            return
+        self.logger.warn(f'SupvisorsCore: inconsistent event from {identifier}: {reason}: instance invalidated')
+        self._invalidate(identifier, process_impact=False)
 
     def _load_processes(self, identifier: str, process_list: List[Dict[str, Any]]) -> None:
-        infos = self.process_infos[identifier]
-        for info in process_list:
-            infos[make_namespec(info['group'], info['name'])] = dict(info)
+        self.context.load_processes(identifier, [x for x in process_list if isinstance(x, dict)], self.now)
+        self._take_autorestart_changes()
+
+    def _take_autorestart_changes(self) -> None:
+        for namespec in self.context.resolver.take_autorestart_changes():
+            self.outbox.append(act.DisableAutorestart(namespec))
+
+    def _notify_all(self, notifications) -> None:
+        for topic, payload in notifications:
+            self.outbox.append(act.Notify(topic, payload))
 
     def _master_reported(self, identifier: str, master: str) -> None:
         """ Handshake: adopt the Master known by the fleet, or repair a split brain. """
@@ -338,9 +406,9 @@ class SupvisorsCore:
 
     def _processes_lost(self, identifier: str) -> None:
         """ The processes that were running on a lost instance are marked FATAL there. """
-        for info in self.process_infos[identifier].values():
-            if info.get('state') in (10, 20, 30, 40):
-                info.update({'state': 200, 'expected': False, 'spawnerr': f'Supervisor {identifier} lost'})
+        failures, notifications = self.context.on_instance_lost(identifier, self.now)
+        self.process_failures.extend(failures)
+        self._notify_all(notifications)
 
     def _set_instance_state(self, identifier: str, state: IS) -> None:
         status = self.instances[identifier]
@@ -517,3 +585,4 @@ class SupvisorsCore:
 
     def _notify_instance(self, identifier: str) -> None:
         self.outbox.append(act.Notify('instance', self.instance_info(identifier)))
+

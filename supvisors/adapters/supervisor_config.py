@@ -1,0 +1,52 @@
+"""What Supervisor's live objects do not keep: the program of each process and its index in that program.
+
+The configuration file is read again (includes and expansions as Supervisor does) with a ServerOptions whose
+process builder records, for every program section and group, the ordered list of processes it produces.
+"""
+
+import os
+from typing import Dict, List, Tuple
+
+from supervisor.options import ServerOptions
+
+
+class _RecordingOptions(ServerOptions):
+
+    def __init__(self):
+        super().__init__()
+        self.recorded: List[Tuple[str, str, List[object]]] = []
+
+    def processes_from_section(self, parser, section, group_name, klass=None):
+        configs = super().processes_from_section(parser, section, group_name, klass)
+        self.recorded.append((section.split(':', 1)[1], group_name, configs))
+        return configs
+
+
+class ProgramsInfo:
+    """ Program name, index and autorestart of every process of the local configuration. """
+
+    def __init__(self, recorded: List[Tuple[str, str, List[object]]]):
+        # (group, process) -> (program, index, autorestart)
+        self.table: Dict[Tuple[str, str], Tuple[str, int, object]] = {}
+        # program -> [(group, process)]
+        self.programs: Dict[str, List[Tuple[str, str]]] = {}
+        for program, group, configs in recorded:
+            for index, config in enumerate(configs):
+                self.table[(group, config.name)] = (program, index, config.autorestart)
+                self.programs.setdefault(program, []).append((group, config.name))
+
+    def program_of(self, group: str, process: str) -> str:
+        entry = self.table.get((group, process))
+        return entry[0] if entry else process
+
+
+def read_programs(configfile: str) -> ProgramsInfo:
+    """ Raise ValueError when the configuration cannot be read (fatal at start-up). """
+    options = _RecordingOptions()
+    options.configfile = configfile
+    options.here = os.path.dirname(os.path.abspath(configfile))
+    try:
+        options.read_config(configfile)
+    except Exception as exc:
+        raise ValueError(f'cannot read the Supervisor configuration {configfile}: {exc}') from None
+    return ProgramsInfo(options.recorded)
