@@ -15,6 +15,8 @@ Differences from upstream 0.15 that make the fleet faster without changing the c
   invalidated at once, and an instance whose tick counter goes backwards (restarted between two ticks) is
   invalidated at once too;
 * ISOLATING instances become ISOLATED at the end of the event that isolated them;
+* the inactivity of instances that were ticking is checked at every local tick, also during the synchro_timeout
+  that follows an entry in INITIALIZATION (only the instances never heard of wait for synchro_timeout);
 * a slave does not follow a Master that reports OFF or INITIALIZATION (it waits for the Master to decide).
 """
 

@@ -141,7 +141,9 @@ def _parse_validated(filename: str, stderr: TextIO) -> Element:
     tree = etree.parse(filename)
     if not schema.validate(tree):
         print(schema.error_log, file=stderr)
-        raise ValueError(NOT_VALIDATED_MSG.format(filename=filename))
+        first = schema.error_log[0] if len(schema.error_log) else None
+        detail = f' (line {first.line}: {first.message})' if first is not None else ''
+        raise ValueError(NOT_VALIDATED_MSG.format(filename=filename) + detail)
     return tree.getroot()
 
 

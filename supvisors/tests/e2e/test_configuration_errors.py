@@ -126,3 +126,19 @@ def test_internal_port_already_in_use(fleet_factory):
         assert proxy.supvisors.get_instance_info('s1')['statename'] == 'SILENT'
     finally:
         blocker.close()
+
+
+def test_invalid_rules_file_leaves_every_application_unmanaged(fleet_factory):
+    rules = '<?xml version="1.0"?>\n<root>\n  <application name="sleeper">\n    <required>yes</required>\n' \
+            '  </application>\n</root>\n'
+    fleet = fleet_factory(1, rules=rules, programs='[program:sleeper]\ncommand=sleep 100\nautostart=false\n')
+    fleet.start()
+    fleet.wait_rpc_ready(timeout=20)
+    proxy = fleet['s1'].rpc()
+    wait_for(lambda: proxy.supvisors.get_supvisors_state()['fsm_statename'] == 'OPERATION', timeout=10,
+             what='OPERATION')
+    log = fleet['s1'].log()
+    assert f"cannot parse rules files: ['{fleet.rules_path}'] - XML NOT validated: {fleet.rules_path} (line 4:" in log
+    assert proxy.supvisors.get_application_rules('sleeper') == {'managed': False, 'application_name': 'sleeper'}
+    # case C: rules are not post-processed, the stop_sequence stays at -1
+    assert proxy.supvisors.get_process_rules('sleeper')[0]['stop_sequence'] == -1
