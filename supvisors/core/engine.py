@@ -394,7 +394,6 @@ class SupvisorsCore:
                 self._invalidate(identifier, process_impact=False)
 
     def _invalidate(self, identifier: str, process_impact: bool, force_isolation: bool = False) -> None:
-        status = self.instances[identifier]
         if identifier == self.local_identifier:
             new_state = IS.SILENT
         elif force_isolation or self.auto_fence:

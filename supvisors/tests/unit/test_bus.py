@@ -15,6 +15,7 @@ import pytest
 from supvisors.bus import framing
 from supvisors.bus.node import BusFailure, InternalBus, LocalTick, PeerConnected, PeerDown, Received
 from supvisors.ttypes import InternalMessages
+from supvisors.tests.unit.fakes import FakeLogger
 
 IM = InternalMessages
 HOST = '127.0.0.1'
@@ -23,39 +24,6 @@ HOST = '127.0.0.1'
 # ---------------------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------------
-
-class FakeLogger:
-    """ Supervisor-like logger recording (level, message); called from the bus thread. """
-
-    def __init__(self) -> None:
-        self.records: List[Tuple[str, str]] = []
-        self.lock = threading.Lock()
-
-    def _add(self, level: str, msg: str) -> None:
-        with self.lock:
-            self.records.append((level, msg))
-
-    def critical(self, msg: str) -> None:
-        self._add('critical', msg)
-
-    def error(self, msg: str) -> None:
-        self._add('error', msg)
-
-    def warn(self, msg: str) -> None:
-        self._add('warn', msg)
-
-    def info(self, msg: str) -> None:
-        self._add('info', msg)
-
-    def debug(self, msg: str) -> None:
-        self._add('debug', msg)
-
-    def levels(self, level: str) -> List[str]:
-        with self.lock:
-            return [msg for lvl, msg in self.records if lvl == level]
-
-    def count(self, level: str, text: str) -> int:
-        return sum(text in msg for msg in self.levels(level))
 
 
 class Events:

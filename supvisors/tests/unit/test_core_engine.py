@@ -3,7 +3,7 @@
 supvisors.core.engine)."""
 
 from collections import deque
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Type
 
 import pytest
 
@@ -11,6 +11,7 @@ from supvisors.core import actions as act
 from supvisors.core.engine import SupvisorsCore
 from supvisors.core.instances import INT32_MAX, InstanceStatus
 from supvisors.ttypes import InternalMessages, SupvisorsInstanceStates, SupvisorsStates, make_namespec, split_namespec
+from supvisors.tests.unit.fakes import FakeLogger
 
 S = SupvisorsStates
 IS = SupvisorsInstanceStates
@@ -23,30 +24,6 @@ IDS = ('s1', 's2', 's3')
 # ---------------------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------------
-
-class FakeLogger:
-    """ Supervisor-like logger recording (level, message). """
-
-    def __init__(self) -> None:
-        self.records: List[Tuple[str, str]] = []
-
-    def critical(self, msg: str) -> None:
-        self.records.append(('critical', msg))
-
-    def error(self, msg: str) -> None:
-        self.records.append(('error', msg))
-
-    def warn(self, msg: str) -> None:
-        self.records.append(('warn', msg))
-
-    def info(self, msg: str) -> None:
-        self.records.append(('info', msg))
-
-    def debug(self, msg: str) -> None:
-        self.records.append(('debug', msg))
-
-    def levels(self, level: str) -> List[str]:
-        return [msg for lvl, msg in self.records if lvl == level]
 
 
 def make_instances(identifiers: Iterable[str]) -> List[InstanceStatus]:

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from supvisors.mapper import SupvisorsInstanceId, SupvisorsMapper, get_local_names
+from supvisors.tests.unit.fakes import FakeLogger
 
 WRONG_CONF = 'Wrong Supvisors configuration (supvisors_list)'
 
@@ -32,30 +33,6 @@ def resolver(host: str) -> Tuple[str, List[str], List[str]]:
         raise socket.herror(1, 'Unknown host')
     return HOSTS[host]
 
-
-class FakeLogger:
-    """ Supervisor-like logger recording (level, message). """
-
-    def __init__(self) -> None:
-        self.records: List[Tuple[str, str]] = []
-
-    def critical(self, msg: str) -> None:
-        self.records.append(('critical', msg))
-
-    def error(self, msg: str) -> None:
-        self.records.append(('error', msg))
-
-    def warn(self, msg: str) -> None:
-        self.records.append(('warn', msg))
-
-    def info(self, msg: str) -> None:
-        self.records.append(('info', msg))
-
-    def debug(self, msg: str) -> None:
-        self.records.append(('debug', msg))
-
-    def levels(self, level: str) -> List[str]:
-        return [msg for lvl, msg in self.records if lvl == level]
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from supvisors.model.application import ApplicationStatus
 from supvisors.model.context import Context, UnknownProcess
 from supvisors.model.process import ProcessStatus
+from supvisors.tests.unit.fakes import FakeLogger
 from supvisors.ttypes import ApplicationStates, ProcessStates as PS
 
 NOW = 1700000000.0
@@ -46,14 +47,6 @@ class FakeResolver:
 
     def take_autorestart_changes(self):
         return []
-
-
-class Logger:
-    def __init__(self):
-        self.messages = []
-
-    def __getattr__(self, level):
-        return lambda msg: self.messages.append((level, msg))
 
 
 # ---------------------------------------------------------------------------------------------------- process
@@ -219,7 +212,7 @@ def test_unmanaged_application_is_always_stopped_without_failure():
 
 # ---------------------------------------------------------------------------------------------------- context
 def test_context_discovery_order_and_loading():
-    context = Context(FakeResolver(loading={'a': 10, 'b': 25}), Logger())
+    context = Context(FakeResolver(loading={'a': 10, 'b': 25}), FakeLogger())
     context.load_processes('s1', [info('a', 'g1'), info('b', 'g1'), info('c', 'g2')], NOW)
     context.load_processes('s2', [info('c', 'g2'), info('d', 'g0')], NOW)
     assert list(context.applications) == ['g1', 'g2', 'g0']
@@ -230,7 +223,7 @@ def test_context_discovery_order_and_loading():
 
 
 def test_context_event_notifications_and_unknown_process():
-    context = Context(FakeResolver(), Logger())
+    context = Context(FakeResolver(), FakeLogger())
     context.load_processes('s1', [info('a', 'g')], NOW)
     _, notifications = context.on_process_event('s1', event(PS.STARTING, 'a', 'g'), NOW)
     assert [topic for topic, _ in notifications] == ['event', 'process', 'application']
@@ -243,7 +236,7 @@ def test_context_event_notifications_and_unknown_process():
 
 def test_context_conflicts_only_for_managed_applications():
     for managed, expected in ((True, ['g:a']), (False, [])):
-        context = Context(FakeResolver(managed=managed), Logger())
+        context = Context(FakeResolver(managed=managed), FakeLogger())
         context.load_processes('s1', [info('a', 'g')], NOW)
         context.load_processes('s2', [info('a', 'g')], NOW)
         context.on_process_event('s1', event(PS.RUNNING, 'a', 'g'), NOW)
@@ -252,7 +245,7 @@ def test_context_conflicts_only_for_managed_applications():
 
 
 def test_context_instance_lost():
-    context = Context(FakeResolver(), Logger())
+    context = Context(FakeResolver(), FakeLogger())
     context.load_processes('s1', [info('a', 'g'), info('b', 'g')], NOW)
     context.load_processes('s2', [info('a', 'g')], NOW)
     context.on_process_event('s1', event(PS.RUNNING, 'a', 'g'), NOW)
@@ -264,7 +257,7 @@ def test_context_instance_lost():
 
 
 def test_context_process_removed():
-    context = Context(FakeResolver(), Logger())
+    context = Context(FakeResolver(), FakeLogger())
     context.load_processes('s1', [info('a', 'g'), info('b', 'g')], NOW)
     context.load_processes('s2', [info('a', 'g')], NOW)
     notifications = context.on_process_removed('s1', 'g', 'b', NOW)
@@ -280,7 +273,7 @@ def test_context_process_removed():
 
 
 def test_context_invalid_information_is_logged_and_skipped():
-    logger = Logger()
+    logger = FakeLogger()
     context = Context(FakeResolver(), logger)
     context.load_processes('s1', [{'name': 'a'}, info('b', 'g'), {'group': 'g', 'name': 'c', 'state': 'bad'}], NOW)
     assert [p.namespec for p in context.processes()] == ['g:b']

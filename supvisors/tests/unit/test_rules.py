@@ -3,7 +3,7 @@
 import io
 import os
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional
 
 import pytest
 
@@ -11,6 +11,7 @@ from supvisors.rules import (ALL_IDENTIFIERS, UNSET_SEQUENCE, ApplicationRules, 
                              load_rules, resolve_application_rules, resolve_identifiers_text, resolve_process_rules,
                              store_identifiers)
 from supvisors.rules import parser as parser_module
+from supvisors.tests.unit.fakes import FakeLogger
 from supvisors.ttypes import (DistributionRules, RunningFailureStrategies, StartingFailureStrategies,
                               StartingStrategies)
 
@@ -20,30 +21,6 @@ ALIASES = '<alias name="B">A,n2</alias><alias name="A">n3,n1</alias><alias name=
 MODES = pytest.mark.parametrize('use_lxml', [True, False], ids=['lxml', 'etree'])
 CANNOT_PARSE = 'Supvisors: cannot parse rules files: '
 
-
-class FakeLogger:
-    """ Supervisor-like logger recording (level, message). """
-
-    def __init__(self) -> None:
-        self.records: List[Tuple[str, str]] = []
-
-    def critical(self, msg: str) -> None:
-        self.records.append(('critical', msg))
-
-    def error(self, msg: str) -> None:
-        self.records.append(('error', msg))
-
-    def warn(self, msg: str) -> None:
-        self.records.append(('warn', msg))
-
-    def info(self, msg: str) -> None:
-        self.records.append(('info', msg))
-
-    def debug(self, msg: str) -> None:
-        self.records.append(('debug', msg))
-
-    def levels(self, level: str) -> List[str]:
-        return [msg for lvl, msg in self.records if lvl == level]
 
 
 @pytest.fixture
