@@ -4,12 +4,25 @@ Methods run in supervisord's thread (Supervisor's HTTP server calls them), the t
 they read and change it directly.
 """
 
-from typing import Any, Dict, List, Union
+import re
+from typing import Any, Callable, Dict, List, Type, Union
 
+from supervisor.http import NOT_DONE_YET
 from supervisor.xmlrpc import Faults, RPCError
 
+from .core.failures import conciliate, restart_process
+from .adapters.process_control import start_args
 from .logger import set_level
-from .ttypes import API_VERSION, FROM_DEPLOYMENT_STATES, LOGGER_LEVELS, SupvisorsFaults, split_namespec
+from .ttypes import (API_VERSION, CONCILIATION_STATES, FROM_DEPLOYMENT_STATES, LOGGER_LEVELS,
+                     OPERATION_OR_CONCILIATION_STATES, OPERATION_STATES, ApplicationStates, ConciliationStrategies,
+                     StartingStrategies, SupvisorsFaults, SupvisorsStates, enum_names, enum_values,
+                     split_namespec)
+
+# how often Supervisor's HTTP server polls a deferred answer (upstream: 0.5 s); the wake-up channel makes the
+# server loop turn as soon as something happens, so a short period costs nothing while nothing is pending
+WAIT_DELAY = 0.05
+
+EnumParameterType = Union[str, int]
 
 
 def register_faults() -> None:
@@ -198,6 +211,306 @@ class RPCInterface:
         self._check_state(FROM_DEPLOYMENT_STATES)
         return [process.serial() for process in self._core.context.conflicts()]
 
+    # ------------------------------------------------------------------ commands
+    @staticmethod
+    def _deferred(check: Callable[[], Any]) -> Callable[[], Any]:
+        """ A deferred answer: Supervisor calls it until it returns something else than NOT_DONE_YET. """
+        def onwait():
+            return check()
+        onwait.delay = WAIT_DELAY
+        return onwait
+
+    def _run(self, method: Callable, *args) -> Any:
+        return self._runtime.run(method, *args)
+
+    def start_application(self, strategy: EnumParameterType, application_name: str, wait: bool = True) -> bool:
+        """ Start the application named application_name iaw the strategy and the rules file.
+
+        :param StartingStrategies strategy: the strategy used to choose a Supvisors instance
+        :param str application_name: the name of the application
+        :param bool wait: wait for the application to be fully started
+        :return: always True unless error or nothing to start
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        strategy = _parse_enum(StartingStrategies, strategy)
+        application = self._core.context.applications.get(application_name) \
+            if isinstance(application_name, str) else None
+        if application is None:
+            raise RPCError(Faults.BAD_NAME, application_name)
+        if not application.managed:
+            raise RPCError(SupvisorsFaults.NOT_MANAGED.value, application_name)
+        if application.state != ApplicationStates.STOPPED:
+            raise RPCError(Faults.ALREADY_STARTED, application_name)
+        starter = self._core.starter
+        self._run(lambda now: starter.start_application(strategy, application))
+        in_progress = starter.in_progress()
+        if wait and in_progress:
+            def check():
+                if starter.in_progress():
+                    return NOT_DONE_YET
+                if application.state != ApplicationStates.RUNNING:
+                    raise RPCError(Faults.ABNORMAL_TERMINATION, application_name)
+                return True
+            return self._deferred(check)
+        return in_progress
+
+    def stop_application(self, application_name: str, wait: bool = True) -> bool:
+        """ Stop the application named application_name.
+
+        :param str application_name: the name of the application
+        :param bool wait: wait for the application to be fully stopped
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_OR_CONCILIATION_STATES)
+        application = self._core.context.applications.get(application_name) \
+            if isinstance(application_name, str) else None
+        if application is None:
+            raise RPCError(Faults.BAD_NAME, application_name)
+        if not application.managed:
+            raise RPCError(SupvisorsFaults.NOT_MANAGED.value, application_name)
+        if not application.running():
+            raise RPCError(Faults.NOT_RUNNING, application_name)
+        stopper = self._core.stopper
+        self._run(lambda now: stopper.stop_application(application))
+        in_progress = stopper.in_progress()
+        if wait and in_progress:
+            def check():
+                if stopper.in_progress():
+                    return NOT_DONE_YET
+                if application.state != ApplicationStates.STOPPED:
+                    raise RPCError(Faults.ABNORMAL_TERMINATION, application_name)
+                return True
+            return self._deferred(check)
+        return in_progress
+
+    def restart_application(self, strategy: EnumParameterType, application_name: str, wait: bool = True) -> bool:
+        """ Restart the application named application_name iaw the strategy and the rules file.
+
+        :param StartingStrategies strategy: the strategy used to choose a Supvisors instance
+        :param str application_name: the name of the application
+        :param bool wait: wait for the application to be fully restarted
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        strategy = _parse_enum(StartingStrategies, strategy)
+        application = self._get_application(application_name)
+        core = self._core
+
+        def start():
+            if application.state == ApplicationStates.STOPPED:
+                core.starter.start_application(strategy, application)
+
+        def schedule(now):
+            if application.running():
+                core.stopper.stop_application(application, then=start)
+            else:
+                start()
+        self._run(schedule)
+        if not core.stopper.in_progress() and not core.starter.in_progress():
+            raise RPCError(Faults.ABNORMAL_TERMINATION, f'failed restarting {application_name}')
+        if not wait:
+            return True
+
+        def check():
+            if core.stopper.in_progress() or core.starter.in_progress():
+                return NOT_DONE_YET
+            if application.state == ApplicationStates.STOPPED:
+                raise RPCError(Faults.ABNORMAL_TERMINATION, f'failed to restart {application_name}')
+            return True
+        return self._deferred(check)
+
+    def start_args(self, namespec: str, extra_args: str, wait: bool = True) -> bool:
+        """ Start a local process with extra arguments.
+
+        :param str namespec: the namespec of the process
+        :param str extra_args: the extra arguments added to the command line of the process
+        :param bool wait: wait for the process to be fully started
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._get_processes(namespec)  # known to Supvisors, with the contract's BAD_NAME texts
+        if split_namespec(namespec)[1] is None:
+            raise RPCError(Faults.BAD_NAME, f'{namespec}: start_args applies to one process, not to a group')
+        return start_args(self._runtime.supervisord, namespec, extra_args, wait)
+
+    def _start_targets(self, strategy: StartingStrategies, processes, extra_args: str) -> None:
+        core = self._core
+
+        def schedule(now):
+            for process in processes:
+                if process.stopped():
+                    core.starter.start_process(strategy, process, extra_args)
+        self._run(schedule)
+
+    def start_process(self, strategy: EnumParameterType, namespec: str, extra_args: str = '',
+                      wait: bool = True) -> bool:
+        """ Start a process named namespec iaw the strategy and some of the rules file.
+
+        :param StartingStrategies strategy: the strategy used to choose a Supvisors instance
+        :param str namespec: the process namespec (``name``, ``group:name``, or ``group:*``)
+        :param str extra_args: extra arguments to be passed to the command line of the program
+        :param bool wait: wait for the process to be fully started
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        strategy = _parse_enum(StartingStrategies, strategy)
+        processes = self._get_processes(namespec)
+        for process in processes:
+            if process.running():
+                raise RPCError(Faults.ALREADY_STARTED, process.namespec)
+        core = self._core
+        self._start_targets(strategy, processes, str(extra_args))
+        if not core.starter.in_progress():
+            raise RPCError(Faults.ABNORMAL_TERMINATION, namespec)
+        if not wait:
+            return True
+
+        def check():
+            if core.starter.in_progress():
+                return NOT_DONE_YET
+            for process in processes:
+                if process.stopped():
+                    raise RPCError(Faults.ABNORMAL_TERMINATION, process.namespec)
+            return True
+        return self._deferred(check)
+
+    def start_any_process(self, strategy: EnumParameterType, regex: str, extra_args: str = '',
+                          wait: bool = True) -> str:
+        """ Start one process among those matching the regular expression, iaw the strategy and the rules file.
+
+        :param StartingStrategies strategy: the strategy used to choose a Supvisors instance
+        :param str regex: a regular expression used to match process names
+        :param str extra_args: extra arguments to be passed to the command line of the program
+        :param bool wait: wait for the process to be fully started
+        :return: the namespec of the process started unless error
+        :rtype: str
+        """
+        self._check_state(OPERATION_STATES)
+        strategy = _parse_enum(StartingStrategies, strategy)
+        try:
+            pattern = re.compile(regex)
+        except (re.error, TypeError) as exc:
+            raise RPCError(Faults.INCORRECT_PARAMETERS, f'invalid regular expression: {regex} ({exc})')
+        core = self._core
+        chosen = None
+        for process in core.context.processes():
+            if pattern.search(process.namespec) and not process.running() and \
+                    core.starter.placement(strategy, process) is not None:
+                chosen = process
+                break
+        if chosen is None:
+            raise RPCError(Faults.BAD_NAME, f'no candidate process matching "{regex}"')
+        result = self.start_process(strategy, chosen.namespec, extra_args, wait)
+        if callable(result):
+            def check():
+                value = result()
+                return value if value is NOT_DONE_YET else chosen.namespec
+            return self._deferred(check)
+        return chosen.namespec
+
+    def stop_process(self, namespec: str, wait: bool = True) -> bool:
+        """ Stop the process named namespec where it is running.
+
+        :param str namespec: the process namespec (``name``, ``group:name``, or ``group:*``)
+        :param bool wait: wait for process to be fully stopped
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_OR_CONCILIATION_STATES)
+        processes = self._get_processes(namespec)
+        core = self._core
+
+        def schedule(now):
+            for process in processes:
+                core.stopper.stop_process(process)
+        self._run(schedule)
+        if not core.stopper.in_progress():
+            raise RPCError(Faults.NOT_RUNNING, namespec)
+        if not wait:
+            return True
+
+        def check():
+            if core.stopper.in_progress():
+                return NOT_DONE_YET
+            running = [process.namespec for process in processes if process.running()]
+            if running:
+                raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(running))
+            return True
+        return self._deferred(check)
+
+    def restart_process(self, strategy: EnumParameterType, namespec: str, extra_args: str = '',
+                        wait: bool = True) -> bool:
+        """ Restart a process named namespec iaw the strategy and some of the rules file.
+
+        :param StartingStrategies strategy: the strategy used to choose a Supvisors instance
+        :param str namespec: the process namespec (``name``, ``group:name``, or ``group:*``)
+        :param str extra_args: extra arguments to be passed to the command line of the program
+        :param bool wait: wait for process to be fully restarted
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        strategy = _parse_enum(StartingStrategies, strategy)
+        processes = self._get_processes(namespec)
+        core = self._core
+
+        def schedule(now):
+            for process in processes:
+                restart_process(core, process, strategy, str(extra_args))
+        self._run(schedule)
+        if not core.stopper.in_progress() and not core.starter.in_progress():
+            raise RPCError(Faults.ABNORMAL_TERMINATION, f'failed restarting {namespec}')
+        if not wait:
+            return True
+
+        def check():
+            if core.stopper.in_progress() or core.starter.in_progress():
+                return NOT_DONE_YET
+            stopped = [process.namespec for process in processes if process.stopped()]
+            if stopped:
+                raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(stopped))
+            return True
+        return self._deferred(check)
+
+    def conciliate(self, strategy: EnumParameterType) -> bool:
+        """ Apply the conciliation strategy only if Supvisors is in CONCILIATION state.
+
+        :param ConciliationStrategies strategy: the strategy used to conciliate
+        :return: True if conciliation is triggered, False when strategy is USER
+        :rtype: bool
+        """
+        self._check_state(CONCILIATION_STATES)
+        strategy = _parse_enum(ConciliationStrategies, strategy)
+        if strategy == ConciliationStrategies.USER:
+            return False
+        core = self._core
+        self._run(lambda now: conciliate(core, strategy, core.context.conflicts()))
+        return True
+
+    def restart_sequence(self, wait: bool = True) -> bool:
+        """ Triggers the whole starting sequence by going back to the DEPLOYMENT state.
+
+        :param bool wait: wait for the completion of the DEPLOYMENT state
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        core = self._core
+        deployments = core.deployment_count
+        self._run(core.request_restart_sequence)
+        if not wait:
+            return True
+
+        def check():
+            if core.deployment_count > deployments and core.fsm_state == SupvisorsStates.OPERATION:
+                return True
+            return NOT_DONE_YET
+        return self._deferred(check)
+
     # ------------------------------------------------------------------ global control
     def restart(self) -> bool:
         """ Stops all applications and restart Supvisors through all Supervisor daemons.
@@ -229,6 +542,22 @@ class RPCInterface:
         level = _parse_log_level(level_param)
         set_level(self._runtime.logger, level)
         return True
+
+
+def _parse_enum(enum_klass: Type, value: Any):
+    """ A strategy given by name (exact) or by value, with the contract's fault texts. """
+    if isinstance(value, str):
+        member = enum_klass.__members__.get(value)
+        if member is None:
+            raise RPCError(Faults.INCORRECT_PARAMETERS,
+                           f'invalid {enum_klass}: {value} (string expected in {enum_names(enum_klass)})')
+        return member
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value not in enum_values(enum_klass):
+            raise RPCError(Faults.INCORRECT_PARAMETERS,
+                           f'incorrect strategy: {value} (integer expected in {enum_values(enum_klass)}')
+        return enum_klass(value)
+    raise RPCError(Faults.INCORRECT_PARAMETERS, f'invalid {enum_klass}: {value} (string or integer expected)')
 
 
 def _parse_log_level(level_param: Any) -> int:

@@ -75,10 +75,10 @@ class PeerClient:
                 self.logger.warn(f'PeerClient.handshake: cannot get the processes of {identifier}: {exc}')
         return result
 
-    def call(self, host: str, port: int, method: str, args: List[Any]) -> Any:
-        """ Call supvisors.<method>(*args) on a peer; errors are logged, not raised. """
+    def call(self, host: str, port: int, method: str, args: List[Any], namespace: str = 'supvisors') -> Any:
+        """ Call <namespace>.<method>(*args) on a peer; errors are logged, not raised. """
         try:
-            return getattr(self.proxy(host, port).supvisors, method)(*args)
+            return getattr(getattr(self.proxy(host, port), namespace), method)(*args)
         except (OSError, xmlrpc.client.Error, http.client.HTTPException, ValueError) as exc:
-            self.logger.error(f'PeerClient.call: supvisors.{method} on {host}:{port} failed: {exc}')
+            self.logger.error(f'PeerClient.call: {namespace}.{method} on {host}:{port} failed: {exc}')
             return None

@@ -15,6 +15,8 @@ from typing import Any, Callable, Deque, Optional
 
 from supervisor import events
 from supervisor.medusa import asyncore_25 as asyncore
+from supervisor.rpcinterface import SupervisorNamespaceRPCInterface
+from supervisor.xmlrpc import RPCError
 
 from ..bus import framing
 from ..bus.node import BusFailure, InternalBus, LocalTick, PeerConnected, PeerDown, Received
@@ -23,7 +25,15 @@ from ..core.engine import SupvisorsCore
 from ..ttypes import InternalMessages
 from .event_publisher import create_event_publisher
 from .local_supervisor import LocalSupervisor
+from .process_control import start_args
 from .peers import PeerClient
+
+
+class _LocalProcessEvent:
+    __slots__ = ('payload',)
+
+    def __init__(self, payload):
+        self.payload = payload
 
 
 class WakeUpDispatcher(asyncore.dispatcher):
@@ -120,7 +130,9 @@ class SupvisorsRuntime:
         if self.stopped or self.bus is None:
             return
         payload = self.local.event_payload(event.process, getattr(event, 'expected', True))
-        self.run(self.core.on_local_process_event, payload)
+        # a local start or stop requested by the core fires this synchronously: queue it, never re-enter the core
+        self.queue.append(_LocalProcessEvent(payload))
+        self._process_queue()
 
     def _on_group_added(self, event) -> None:
         if self.stopped or self.bus is None:
@@ -156,7 +168,7 @@ class SupvisorsRuntime:
             pass
 
     def _process_queue(self) -> None:
-        """ Owner thread: apply every queued event to the core. """
+        """ Owner thread: apply every queued event to the core (unless already doing so higher in the stack). """
         if self._processing or self.stopped:
             return
         self._processing = True
@@ -177,6 +189,8 @@ class SupvisorsRuntime:
                 core.on_message(event.identifier, event.code, event.body, now)
             elif isinstance(event, act.CheckResult):
                 core.on_check_result(event, now)
+            elif isinstance(event, _LocalProcessEvent):
+                core.on_local_process_event(event.payload, now)
             elif isinstance(event, PeerDown):
                 core.on_peer_down(event.identifier, now)
             elif isinstance(event, PeerConnected):
@@ -190,8 +204,12 @@ class SupvisorsRuntime:
 
     def run(self, method: Callable, *args) -> Any:
         """ Call a core entry point from the owner thread, then carry out what it decided. """
-        result = method(*args, time.time())
-        self._execute(self.core.take_actions())
+        was_processing, self._processing = self._processing, True
+        try:
+            result = method(*args, time.time())
+            self._execute(self.core.take_actions())
+        finally:
+            self._processing = was_processing
         self._process_queue()
         return result
 
@@ -221,6 +239,10 @@ class SupvisorsRuntime:
             self.local.restart()
         elif isinstance(action, act.ShutdownSupervisor):
             self.local.shutdown()
+        elif isinstance(action, act.StartProcess):
+            self._start_process(action)
+        elif isinstance(action, act.StopProcess):
+            self._stop_process(action)
         elif isinstance(action, act.DisableAutorestart):
             self.local.disable_autorestart(action.namespec)
         elif isinstance(action, act.ForwardToMaster):
@@ -230,6 +252,30 @@ class SupvisorsRuntime:
                                  action.args)
         else:
             self.logger.error(f'SupvisorsRuntime: unknown action {action!r}')
+
+    def _start_process(self, action: act.StartProcess) -> None:
+        if action.identifier == self.mapper.local_identifier:
+            try:
+                start_args(self.supervisord, action.namespec, action.extra_args, False)
+            except RPCError as exc:
+                self.logger.error(f'SupvisorsRuntime: cannot start {action.namespec}: {exc.text}')
+            return
+        instance = self.mapper.instances[action.identifier]
+        if self.pool is not None:
+            self.pool.submit(self.peers.call, instance.host_name, instance.http_port, 'start_args',
+                             [action.namespec, action.extra_args, False])
+
+    def _stop_process(self, action: act.StopProcess) -> None:
+        if action.identifier == self.mapper.local_identifier:
+            try:
+                SupervisorNamespaceRPCInterface(self.supervisord).stopProcess(action.namespec, False)
+            except RPCError as exc:
+                self.logger.error(f'SupvisorsRuntime: cannot stop {action.namespec}: {exc.text}')
+            return
+        instance = self.mapper.instances[action.identifier]
+        if self.pool is not None:
+            self.pool.submit(self.peers.call, instance.host_name, instance.http_port, 'stopProcess',
+                             [action.namespec, False], 'supervisor')
 
     def _check_instance(self, action: act.CheckInstance) -> None:
         if action.identifier == self.mapper.local_identifier:

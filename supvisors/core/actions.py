@@ -48,6 +48,21 @@ class ForwardToMaster:
 
 
 @dataclass
+class StartProcess:
+    """ Ask an instance to start one of its processes (supvisors.start_args with wait=False). """
+    identifier: str
+    namespec: str
+    extra_args: str = ''
+
+
+@dataclass
+class StopProcess:
+    """ Ask an instance to stop one of its processes (supervisor.stopProcess with wait=False). """
+    identifier: str
+    namespec: str
+
+
+@dataclass
 class DisableAutorestart:
     """ Set autorestart to false for a local process (its running failure strategy is application-level). """
     namespec: str

@@ -24,10 +24,13 @@ import math
 from typing import Any, Dict, List, Optional
 
 from . import actions as act
+from .failures import FailureHandler, conciliate
 from .instances import InstanceStatus, InvalidTransition
+from .jobs import Starter, Stopper
 from ..model.context import Context, UnknownProcess
 from ..model.resolver import DefaultResolver
-from ..ttypes import InternalMessages, SupvisorsInstanceStates, SupvisorsStates
+from ..ttypes import (ConciliationStrategies, InternalMessages, ProcessStates, RunningFailureStrategies,
+                      SupvisorsInstanceStates, SupvisorsStates)
 
 S = SupvisorsStates
 IS = SupvisorsInstanceStates
@@ -53,9 +56,14 @@ class SupvisorsCore:
 
     def __init__(self, local_identifier: str, instances: List[InstanceStatus], core_identifiers: List[str],
                  synchro_timeout: float, inactivity_ticks: int, auto_fence: bool, logger,
-                 context: Optional[Context] = None):
+                 context: Optional[Context] = None, tick_period: float = 5.0,
+                 conciliation_strategy: ConciliationStrategies = ConciliationStrategies.USER):
         self.local_identifier = local_identifier
         self.instances: Dict[str, InstanceStatus] = {status.identifier: status for status in instances}
+        self.identifiers = list(self.instances)  # supvisors_list order
+        self.node_of = {status.identifier: status.node_key for status in instances}
+        self.tick_period = tick_period
+        self.conciliation_strategy = conciliation_strategy
         self.core_identifiers = [x for x in core_identifiers if x in self.instances]
         self.synchro_timeout = synchro_timeout
         self.inactivity_ticks = inactivity_ticks
@@ -74,8 +82,11 @@ class SupvisorsCore:
         self._reevaluate = False
         self._published_supvisors: Optional[Dict[str, Any]] = None
         self.context = context or Context(DefaultResolver(), logger)
-        # processes found running nowhere after the loss of an instance (for the running failure strategies)
-        self.process_failures: List[Any] = []
+        self.starter = Starter(self)
+        self.stopper = Stopper(self)
+        self.failure_handler = FailureHandler(self)
+        self.forced_redeploy = False  # restart_sequence: every auto-started application is planned
+        self.deployment_count = 0  # entries in DEPLOYMENT (restart_sequence waits for the next one)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -91,15 +102,30 @@ class SupvisorsCore:
         return outbox
 
     def _starter_busy(self) -> bool:
-        """ Whether the local Starter has jobs (the job engines plug in here). """
-        return False
+        return self.starter.in_progress()
 
     def _stopper_busy(self) -> bool:
-        """ Whether the local Stopper has jobs (the job engines plug in here). """
-        return False
+        return self.stopper.in_progress()
 
     def _abort_jobs(self) -> None:
-        """ Abort the Starter, Stopper and failure handler jobs (the job engines plug in here). """
+        self.starter.abort()
+        self.stopper.abort()
+        self.failure_handler.abort()
+
+    def min_ticks(self) -> int:
+        """ Minimum number of ticks given to a request, more in a large fleet. """
+        return max(2, sum(1 for x in self.instances.values() if not x.in_isolation) // 10)
+
+    def force_process_state(self, process, identifier: Optional[str], state: ProcessStates, reason: str) -> None:
+        """ A Starter/Stopper verdict: publish it and apply it here. """
+        target = identifier or self.local_identifier
+        info = process.info_map.get(target, {})
+        date = info.get('event_time', self.now) if identifier else self.now
+        body = {'group': process.application_name, 'name': process.process_name, 'state': int(state),
+                'forced': True, 'identifier': target, 'now': date, 'pid': 0, 'expected': False,
+                'spawnerr': reason, 'extra_args': process.extra_args}
+        self.outbox.append(act.Publish(InternalMessages.PROCESS, body))
+        self._apply_process_event(self.local_identifier, body)
 
     def _conflicts(self) -> bool:
         """ Whether a managed process runs on several instances. """
@@ -141,6 +167,8 @@ class SupvisorsCore:
         if local.state in (IS.UNKNOWN, IS.SILENT):
             self._check(self.local_identifier)
         self._periodic_check()
+        self.starter.check()
+        self.stopper.check()
         self._evaluate()
         self._post_event()
 
@@ -249,6 +277,17 @@ class SupvisorsCore:
         self._evaluate()
         self._post_event()
 
+    def request_restart_sequence(self, now: float) -> None:
+        """ Plan every auto-started application again (forced DEPLOYMENT): the Master does it, a slave forwards. """
+        self.now = now
+        if self.is_master:
+            self.redeploy_mark = True
+            self.forced_redeploy = True
+        elif self.master:
+            self.outbox.append(act.ForwardToMaster(self.master, 'restart_sequence', [False]))
+        self._evaluate()
+        self._post_event()
+
     def request_restart(self, now: float) -> None:
         self._request_final(S.RESTARTING, 'restart', now)
 
@@ -257,12 +296,18 @@ class SupvisorsCore:
 
     def _request_final(self, state: SupvisorsStates, method: str, now: float) -> None:
         self.now = now
-        if self.is_master:
-            self._transition(state)
-        elif self.master:
-            self.outbox.append(act.ForwardToMaster(self.master, method))
+        self._final_request(state)
         self._evaluate()
         self._post_event()
+
+    def _final_request(self, state: SupvisorsStates) -> None:
+        """ Restart or shut down the fleet: the Master does it, a slave forwards the request to the Master. """
+        if self.is_master:
+            if self.fsm_state != state:
+                self._transition(state)
+        elif self.master:
+            method = 'restart' if state == S.RESTARTING else 'shutdown'
+            self.outbox.append(act.ForwardToMaster(self.master, method))
 
     # ------------------------------------------------------------------ message handling
     def _on_tick(self, identifier: str, body: Dict[str, Any]) -> None:
@@ -306,13 +351,32 @@ class SupvisorsCore:
             result = self.context.on_forced_event(body, self.now)
             if result is not None:
                 self._notify_all(result[1])
+                self._on_crash(result[0], forced=True)
             return
         try:
-            _, notifications = self.context.on_process_event(identifier, body, self.now)
+            process, notifications = self.context.on_process_event(identifier, body, self.now)
         except UnknownProcess as exc:
             self._inconsistency(identifier, str(exc))
             return
         self._notify_all(notifications)
+        self.starter.on_event(process, identifier)
+        self.stopper.on_event(process, identifier)
+        self._on_crash(process, forced=False)
+
+    def _on_crash(self, process, forced: bool) -> None:
+        """ Master only: the running failure strategy of a process that crashed (synthetic state). """
+        if not self.is_master or not process.crashed():
+            return
+        strategy = process.rules.running_failure_strategy
+        if strategy in (RunningFailureStrategies.STOP_APPLICATION, RunningFailureStrategies.RESTART_APPLICATION):
+            if not forced:
+                self.failure_handler.add(process, strategy)
+        elif strategy == RunningFailureStrategies.SHUTDOWN:
+            self.logger.warn(f'SupvisorsCore: {process.namespec} crashed: SHUTDOWN')
+            self._final_request(S.SHUTTING_DOWN)
+        elif strategy == RunningFailureStrategies.RESTART:
+            self.logger.warn(f'SupvisorsCore: {process.namespec} crashed: RESTART')
+            self._final_request(S.RESTARTING)
 
     def _on_process_removed(self, identifier: str, body: Dict[str, Any]) -> None:
         if self.instances[identifier].state != IS.RUNNING:
@@ -406,10 +470,23 @@ class SupvisorsCore:
             self._processes_lost(identifier)
 
     def _processes_lost(self, identifier: str) -> None:
-        """ The processes that were running on a lost instance are marked FATAL there. """
+        """ The processes that were running on a lost instance are marked FATAL there, and the Master applies
+        their running failure strategies (RESTART and SHUTDOWN are ignored on this path). """
         failures, notifications = self.context.on_instance_lost(identifier, self.now)
-        self.process_failures.extend(failures)
         self._notify_all(notifications)
+        self.starter.on_instance_lost(identifier, failures)
+        self.stopper.on_instance_lost(identifier)
+        if not self.is_master:
+            return
+        for process in failures:
+            strategy = process.rules.running_failure_strategy
+            if strategy in (RunningFailureStrategies.RESTART, RunningFailureStrategies.SHUTDOWN):
+                continue
+            application = self.context.applications.get(process.application_name)
+            if strategy == RunningFailureStrategies.RESTART_PROCESS and application is not None \
+                    and application.state == 0 and process.rules.start_sequence > 0:
+                strategy = RunningFailureStrategies.RESTART_APPLICATION
+            self.failure_handler.add(process, strategy)
 
     def _set_instance_state(self, identifier: str, state: IS) -> None:
         status = self.instances[identifier]
@@ -423,7 +500,11 @@ class SupvisorsCore:
         self._notify_instance(identifier)
 
     def _post_event(self) -> None:
-        """ End of every event: isolate for good what was being isolated, publish the local state. """
+        """ End of every event: react to failures at once, isolate for good what was being isolated, publish the
+        local state. """
+        if self.failure_handler.pending() and self.fsm_state in (S.DEPLOYMENT, S.OPERATION, S.CONCILIATION):
+            self.failure_handler.trigger()
+            self._evaluate()
         isolating = [x for x, status in self.instances.items() if status.state == IS.ISOLATING]
         if isolating:
             for identifier in isolating:
@@ -479,7 +560,10 @@ class SupvisorsCore:
                     return S.INITIALIZATION
                 if self._starter_busy() or self._stopper_busy():
                     return None
-                return S.OPERATION if not self._conflicts() else None
+                if not self._conflicts():
+                    return S.OPERATION
+                conciliate(self, self.conciliation_strategy, self.context.conflicts())
+                return None
             if state == S.RESTARTING:
                 return S.RESTART if not master_ok or not self._stopper_busy() else None
             if state == S.SHUTTING_DOWN:
@@ -547,8 +631,17 @@ class SupvisorsCore:
                     self._check(identifier)
         elif state == S.DEPLOYMENT:
             self.redeploy_mark = False
+            self.deployment_count += 1
+            if self.is_master:
+                forced, self.forced_redeploy = self.forced_redeploy, False
+                self.starter.start_applications(forced)
+        elif state == S.CONCILIATION:
+            if self.is_master:
+                conciliate(self, self.conciliation_strategy, self.context.conflicts())
         elif state in (S.RESTARTING, S.SHUTTING_DOWN):
             self._abort_jobs()
+            if self.is_master:
+                self.stopper.stop_applications()
         elif state == S.RESTART:
             self.outbox.append(act.RestartSupervisor())
         elif state == S.SHUTDOWN:

@@ -156,15 +156,15 @@ def states(core: SupvisorsCore) -> Dict[str, IS]:
 class BusyCore(SupvisorsCore):
     """ A core whose job engines can be made busy. """
 
-    starter = False
-    stopper = False
+    starter_busy = False
+    stopper_busy = False
     aborted = 0
 
     def _starter_busy(self) -> bool:
-        return self.starter
+        return self.starter_busy
 
     def _stopper_busy(self) -> bool:
-        return self.stopper
+        return self.stopper_busy
 
     def _abort_jobs(self) -> None:
         self.aborted += 1
@@ -1071,11 +1071,11 @@ def test_redeploy_mark_waits_for_idle_operation():
     join(core, 's2', T0 + 1)
     core.on_local_tick(T0 + 6)
     assert core.fsm_state == S.OPERATION
-    core.starter = True
+    core.starter_busy = True
     join(core, 's3', T0 + 8)
     assert core.redeploy_mark is True
     assert core.fsm_state == S.OPERATION
-    core.starter = False
+    core.starter_busy = False
     core.on_local_tick(T0 + 11)
     assert core.fsm_state == S.OPERATION
     assert core.redeploy_mark is False
@@ -1170,7 +1170,7 @@ def test_split_brain_during_initialization():
 def test_split_brain_refused_on_master_in_restarting():
     core = operating_master(klass=BusyCore)
     core.on_peer_down('s3', T0 + 10)
-    core.stopper = True
+    core.stopper_busy = True
     core.request_restart(T0 + 11)
     assert core.fsm_state == S.RESTARTING
     core.take_actions()
@@ -1212,7 +1212,7 @@ def test_master_shutdown():
 def test_master_restart_waits_for_stopper():
     core = operating_master(klass=BusyCore)
     core.take_actions()
-    core.stopper = True
+    core.stopper_busy = True
     core.request_restart(T0 + 10)
     actions = core.take_actions()
     assert core.fsm_state == S.RESTARTING
@@ -1221,7 +1221,7 @@ def test_master_restart_waits_for_stopper():
     assert publishes(actions, IM.STATE)[-1] == state_body(S.RESTARTING, stopping=True)
     core.on_local_tick(T0 + 12)
     assert core.fsm_state == S.RESTARTING
-    core.stopper = False
+    core.stopper_busy = False
     core.on_local_tick(T0 + 15)
     actions = core.take_actions()
     assert core.fsm_state == S.RESTART
@@ -1231,7 +1231,7 @@ def test_master_restart_waits_for_stopper():
 
 def test_master_refuses_invalid_transitions():
     core = operating_master(klass=BusyCore)
-    core.stopper = True
+    core.stopper_busy = True
     core.request_shutdown(T0 + 10)
     assert core.fsm_state == S.SHUTTING_DOWN
     core.take_actions()
@@ -1241,7 +1241,7 @@ def test_master_refuses_invalid_transitions():
     assert any('SHUTTING_DOWN -> RESTARTING' in msg for msg in core.logger.levels('critical'))
     assert published_states(actions) == []
     assert of_type(actions, act.RestartSupervisor) == [] and of_type(actions, act.ForwardToMaster) == []
-    core.stopper = False
+    core.stopper_busy = False
     core.on_local_tick(T0 + 15)
     assert core.fsm_state == S.SHUTDOWN
     # nothing leaves a final state
@@ -1273,20 +1273,20 @@ def test_master_conciliation_and_deployment_states():
             return self.conflicts
 
     core = make_core('s1', ['s1'], klass=ConflictCore)
-    core.starter = True
+    core.starter_busy = True
     start(core)
     assert core.fsm_state == S.DEPLOYMENT  # Starter busy
-    core.starter = False
+    core.starter_busy = False
     core.on_local_tick(T0 + 1)
     assert core.fsm_state == S.OPERATION
     core.conflicts = True
     core.on_local_tick(T0 + 2)
     assert core.fsm_state == S.CONCILIATION
-    core.stopper = True
+    core.stopper_busy = True
     core.conflicts = False
     core.on_local_tick(T0 + 3)
     assert core.fsm_state == S.CONCILIATION
-    core.stopper = False
+    core.stopper_busy = False
     core.take_actions()
     core.on_local_tick(T0 + 4)
     assert core.fsm_state == S.OPERATION
@@ -1321,12 +1321,12 @@ def test_state_published_only_on_change():
     core.on_message('s2', IM.STATE, state_body(S.OPERATION), T0 + 13)
     assert published_states(core.take_actions()) == []
     # the local Starter becomes busy: published at the end of the next event, once
-    core.starter = True
+    core.starter_busy = True
     core.on_local_tick(T0 + 15)
     assert publishes(core.take_actions(), IM.STATE) == [state_body(S.OPERATION, starting=True)]
     core.on_local_tick(T0 + 20)
     assert publishes(core.take_actions(), IM.STATE) == []
-    core.starter = False
+    core.starter_busy = False
     core.on_message('s2', IM.HEARTBEAT, {}, T0 + 21)
     assert publishes(core.take_actions(), IM.STATE) == [state_body(S.OPERATION)]
     assert core.instance_info('s1')['starting_jobs'] is False
@@ -1537,6 +1537,17 @@ class Network:
                 collect(sender)
             elif isinstance(action, act.IsolateInstances):
                 self.cut[sender].update(action.identifiers)
+            elif isinstance(action, (act.StartProcess, act.StopProcess)):
+                # the target supervisord carries the request out at once
+                self.executed[sender].append(action)
+                if action.identifier in self.up:
+                    group, name = split_namespec(action.namespec)
+                    states = (10, 20) if isinstance(action, act.StartProcess) else (40, 0)
+                    for state in states:
+                        body = {'name': name, 'group': group, 'state': state, 'now': self.now, 'pid': 0,
+                                'expected': True, 'spawnerr': '', 'extra_args': '', 'disabled': False}
+                        self.cores[action.identifier].on_local_process_event(body, self.now)
+                        collect(action.identifier)
             elif not isinstance(action, act.Notify):
                 self.executed[sender].append(action)
 
