@@ -97,6 +97,9 @@ class SupvisorsMapper:
                 _, _, addresses = self.resolver(host)
             except (OSError, UnicodeError, ValueError):
                 addresses = []
+            if not addresses and _is_ipv4(host):
+                # an address needs no name service to designate a node (0.15 required a reverse resolution)
+                addresses = [host]
             if not addresses:
                 self.logger.error(f'get_node_names: unknown host {host}')
                 return None
@@ -165,3 +168,11 @@ class SupvisorsMapper:
         instance_1 = self.instances.get(identifier_1)
         instance_2 = self.instances.get(identifier_2)
         return instance_1 is not None and instance_2 is not None and instance_1.node_key == instance_2.node_key
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return host.count('.') == 3

@@ -29,6 +29,9 @@ _PATCH_MARKER = '_supvisors_patched'
 # states from which Supervisor allows a spawn (see Subprocess.spawn)
 _SPAWNABLE_STATES = (ProcessStates.STOPPED, ProcessStates.EXITED, ProcessStates.FATAL, ProcessStates.BACKOFF)
 
+# attribute of a live group: program -> greatest numprocs its live processes may still correspond to
+_HIGH_MARK = 'supvisors_numprocs_marks'
+
 # the program section prefixes whose suffix is a Supvisors program name
 _PROGRAM_PREFIXES = ('program:', 'fcgi-program:', 'eventlistener:')
 
@@ -269,8 +272,9 @@ class NumprocsChange:
 class _NumprocsOptions(ServerOptions):
     """ Re-reads the configuration, evaluating the sections of one program with another numprocs.
 
-    The regular read goes on with the configured value, so that errors of the new value are reported apart.
-    Process configs are recorded in creation order, i.e. index order (Supervisor sorts them by name afterwards).
+    When the new value is refused, the read goes on with the configured value, so that the program can still be
+    found and the refusal reported apart. Process configs are recorded in creation order, i.e. index order
+    (Supervisor sorts them by priority and name afterwards).
     """
 
     def __init__(self, program: str, numprocs: Optional[int], bounds: Dict[str, int]) -> None:
@@ -354,7 +358,9 @@ def update_numprocs(supervisord, configfile: str, program: str, numprocs, progra
         value_error = None
     except RPCError as exc:
         value, value_error = None, exc
-    bounds = {name: len(group.processes) for name, group in supervisord.process_groups.items()}
+    # the greatest index a live process of the program may have, per group
+    bounds = {name: max(len(group.processes), getattr(group, _HIGH_MARK, {}).get(program, 0))
+              for name, group in supervisord.process_groups.items()}
     options = _NumprocsOptions(program, value, bounds)
     options.configfile = configfile
     options.here = os.path.dirname(os.path.abspath(configfile))
@@ -365,6 +371,9 @@ def update_numprocs(supervisord, configfile: str, program: str, numprocs, progra
         if value_error is not None:
             raise value_error from None
         raise RPCError(SupvisorsFaults.SUPVISORS_CONF_ERROR.value, f'numprocs not applicable: {exc}') from None
+    finally:
+        # a kqueue poller holds a file descriptor
+        options.poller.close()
     groups = [name for name in options.found if name in supervisord.process_groups]
     if not groups:
         raise RPCError(Faults.BAD_NAME, f'program {program} unknown to Supvisors')
@@ -383,16 +392,28 @@ def update_numprocs(supervisord, configfile: str, program: str, numprocs, progra
             change.indexes[(group_name, config.name)] = index
             if config.name not in group.processes:
                 change.added.append(_add_process(supervisord, group, config, inherited))
-        for name in options.bound_names.get(group_name, []):
+        high_mark = value
+        for index, name in enumerate(options.bound_names.get(group_name, [])):
             process = group.processes.get(name)
             if name not in new_names and process is not None:
                 change.obsolete.append(process)
+                high_mark = max(high_mark, index + 1)
+        _set_high_mark(group, program, high_mark)
     if programs_info is not None:
         for process in change.added:
             key = (process.group.config.name, process.config.name)
             programs_info.table[key] = (program, change.indexes[key], process.config.autorestart)
             programs_info.programs.setdefault(program, []).append(key)
     return change
+
+
+def _set_high_mark(group, program: str, value: int) -> None:
+    """ Remember how far obsolete processes may go, as a decrease can leave gaps among the indexes. """
+    marks = getattr(group, _HIGH_MARK, None)
+    if marks is None:
+        marks = {}
+        setattr(group, _HIGH_MARK, marks)
+    marks[program] = value
 
 
 def _inherited_disabled(group, new_configs: List[ProcessConfig]) -> bool:
@@ -436,8 +457,8 @@ def remove_processes(supervisord, processes: Iterable[Any], programs_info=None) 
         if programs_info is not None:
             entry = programs_info.table.pop((group_name, name), None)
             if entry is not None and entry[0] in programs_info.programs:
-                programs_info.programs[entry[0]] = [key for key in programs_info.programs[entry[0]]
-                                                    if key != (group_name, name)]
+                members = programs_info.programs[entry[0]]
+                members[:] = [key for key in members if key != (group_name, name)]
         removed.append(make_namespec(group_name, name))
     return removed
 

@@ -203,9 +203,10 @@ class Starter(_Engine):
             if not application.managed or rules.start_sequence <= 0:
                 continue
             if forced or application.never_started() or application.major_failure or application.minor_failure:
-                self.start_application(rules.starting_strategy, application, planned_by_deployment=True)
+                self.start_application(rules.starting_strategy, application, progress=False)
+        self._progress()
 
-    def start_application(self, strategy: StartingStrategies, application, planned_by_deployment=False) -> None:
+    def start_application(self, strategy: StartingStrategies, application, progress: bool = True) -> None:
         """ Plan the start sequence of an application (processes with start_sequence > 0, stopped ones only). """
         job = ApplicationStartJob(application, strategy,
                                   application.rules.distribution == DistributionRules.ALL_INSTANCES)
@@ -219,7 +220,8 @@ class Starter(_Engine):
         if application.application_name in self.current:
             return  # already being started
         self.planned.setdefault(application.rules.start_sequence, OrderedDict())[application.application_name] = job
-        self._progress()
+        if progress:
+            self._progress()
 
     def start_process(self, strategy: StartingStrategies, process, extra_args: str = '') -> None:
         """ A single process start (wait_exit ignored), in the job of its application if there is one. """

@@ -214,8 +214,9 @@ class LocalInstance:
     """One supervisord of the fleet, with its ports, its folder and the process that runs it."""
 
     def __init__(self, identifier: str, http_port: int, internal_port: int, event_port: int,
-                 workdir: str, conf_path: str):
+                 workdir: str, conf_path: str, host: str = LOCALHOST):
         self.identifier = identifier
+        self.host = host
         self.http_port = http_port
         self.internal_port = internal_port
         self.event_port = event_port
@@ -244,7 +245,7 @@ class LocalInstance:
 
     @property
     def url(self) -> str:
-        return f'http://{LOCALHOST}:{self.http_port}'
+        return f'http://{self.host}:{self.http_port}'
 
     # life cycle
     @property
@@ -428,13 +429,13 @@ class LocalInstance:
         return {'identifier': self.identifier, 'pid': self.pid, 'pgid': self.pid, 'sid': self.pid,
                 'create_time': self.create_time, 'http_port': self.http_port,
                 'internal_port': self.internal_port, 'event_port': self.event_port, 'url': self.url,
-                'workdir': self.workdir, 'conf_path': self.conf_path}
+                'workdir': self.workdir, 'conf_path': self.conf_path, 'host': self.host}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'LocalInstance':
         """Rebuild an instance from to_dict() and attach it to its supervisord if that one still runs."""
         instance = cls(data['identifier'], data['http_port'], data['internal_port'], data['event_port'],
-                       data['workdir'], data['conf_path'])
+                       data['workdir'], data['conf_path'], data.get('host', LOCALHOST))
         if data.get('pid'):
             instance.attach(data['pid'], data.get('create_time'))
         return instance
@@ -476,7 +477,10 @@ class LocalFleet:
                  programs: str = '',
                  per_instance_programs: Optional[Mapping[str, str]] = None,
                  rules: Optional[str] = None,
-                 with_supvisors: bool = True):
+                 with_supvisors: bool = True,
+                 distinct_hosts: bool = False):
+        """ With distinct_hosts, every instance has its own loopback address (127.0.10.N), hence its own node,
+        as if the fleet ran on several hosts (loads and SINGLE_NODE are per node). """
         if isinstance(identifiers, int):
             identifiers = [f's{idx}' for idx in range(1, identifiers + 1)]
         identifiers = list(identifiers)
@@ -500,9 +504,10 @@ class LocalFleet:
             workdir = os.path.join(self.basedir, identifier)
             os.makedirs(os.path.join(workdir, 'logs'), exist_ok=True)
             http_port, internal_port, event_port = ports[3 * idx: 3 * idx + 3]
+            host = f'127.0.10.{idx + 1}' if distinct_hosts else LOCALHOST
             self.instances[identifier] = LocalInstance(identifier, http_port, internal_port, event_port, workdir,
-                                                       os.path.join(workdir, 'supervisord.conf'))
-        self.supvisors_list = ','.join(f'<{inst.identifier}>{LOCALHOST}:{inst.http_port}:{inst.internal_port}'
+                                                       os.path.join(workdir, 'supervisord.conf'), host)
+        self.supvisors_list = ','.join(f'<{inst.identifier}>{inst.host}:{inst.http_port}:{inst.internal_port}'
                                        for inst in self.instances.values())
         for instance in self.instances.values():
             text = self._config_text(instance, options or {}, (per_instance_options or {}).get(instance.identifier, {}),
@@ -520,7 +525,7 @@ class LocalFleet:
                  'loglevel=info',
                  '',
                  '[inet_http_server]',
-                 f'port={LOCALHOST}:{instance.http_port}',
+                 f'port={instance.host}:{instance.http_port}',
                  '',
                  '[supervisorctl]',
                  f'serverurl={instance.url}',

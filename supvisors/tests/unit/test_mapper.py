@@ -358,3 +358,12 @@ def test_info_logged(mapper, logger):
     make_mapper(entries, logger, supervisor_identifier='red')
     assert logger.levels('info')
     assert logger.levels('critical') == []
+
+
+def test_ipv4_literal_without_reverse_resolution_is_its_own_node(logger):
+    """ An address designates a node without any name service (0.15 refused it). """
+    mapper = make_mapper(['alpha', '<gw2>10.9.8.7:7100:7101', '<gw3>10.9.8.7:7200:7201', '<gw4>10.9.8.6::'], logger)
+    assert mapper.instances['gw2'].node_key == '10.9.8.7'
+    assert mapper.same_node('gw2', 'gw3') and not mapper.same_node('gw2', 'gw4')
+    assert mapper.nodes['10.9.8.7'] == ['gw2', 'gw3']
+    assert logger.levels('error') == []

@@ -307,8 +307,9 @@ def scenario2_fleet(basedir: str, items: int = 3, servers: int = 3, consoles: in
         **{identifier: server_programs(items, os.path.join(basedir, identifier), startsecs) for identifier in srv_ids},
         **{identifier: console_programs(items, os.path.join(basedir, identifier), startsecs)
            for identifier in hci_ids}}
+    # each server and console is a node of its own (its own loopback address), as on real hosts
     fleet = LocalFleet(identifiers, basedir, options=all_options, per_instance_programs=per_instance,
-                       rules=scenario2_rules(srv_ids, hci_ids))
+                       rules=scenario2_rules(srv_ids, hci_ids), distinct_hosts=True)
     for instance in fleet:
         os.makedirs(run_dir(instance.workdir), exist_ok=True)
     return fleet

@@ -1,0 +1,952 @@
+"""Starting, stopping and failure handling driven through a real SupvisorsCore (behaviour §4.5, §5, §6, §7, §8.2,
+with the deliberate differences listed in the docstrings of supvisors.core.jobs, supvisors.core.failures and
+supvisors.core.engine).
+
+The local instance s1 is the Master; s2 and s3 are remote. Process events of remote instances come through
+``on_message(identifier, PROCESS, ...)``, those of s1 through ``on_local_process_event``; every tick round sends a
+tick of each RUNNING remote instance, then the local tick.
+"""
+
+from collections import deque
+from dataclasses import replace
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import pytest
+
+from supvisors.core import actions as act
+from supvisors.core.engine import SupvisorsCore
+from supvisors.core.failures import FailureHandler, conciliate, restart_process, uptime
+from supvisors.core.instances import InstanceStatus
+from supvisors.model.context import Context
+from supvisors.rules.model import ApplicationRules, ProcessRules
+from supvisors.tests.unit.fakes import FakeLogger
+from supvisors.ttypes import (ApplicationStates, ConciliationStrategies, DistributionRules, InternalMessages,
+                              ProcessStates, RunningFailureStrategies, StartingFailureStrategies, StartingStrategies,
+                              SupvisorsInstanceStates, SupvisorsStates, make_namespec, split_namespec)
+
+S = SupvisorsStates
+IS = SupvisorsInstanceStates
+IM = InternalMessages
+PS = ProcessStates
+SS = StartingStrategies
+SFS = StartingFailureStrategies
+RFS = RunningFailureStrategies
+CS = ConciliationStrategies
+DR = DistributionRules
+
+T0 = 1000.0
+IDS = ('s1', 's2', 's3')
+
+STARTING_MISSED = 'process STARTING event not received in time'
+RUNNING_MISSED = 'process RUNNING event not received in time'
+STOPPING_MISSED = 'process STOPPING event not received in time'
+STOPPED_MISSED = 'process STOPPED event not received in time'
+NO_RESOURCE = 'no resource available'
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Rules and process information
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def app(start_sequence: int = 1, stop_sequence: Optional[int] = None, **kwargs) -> ApplicationRules:
+    """ A managed application (stop_sequence defaults to start_sequence, as after post-processing). """
+    return ApplicationRules(managed=True, start_sequence=start_sequence,
+                            stop_sequence=start_sequence if stop_sequence is None else stop_sequence, **kwargs)
+
+
+def prog(start_sequence: int = 1, stop_sequence: Optional[int] = None, **kwargs) -> ProcessRules:
+    return ProcessRules(start_sequence=start_sequence,
+                        stop_sequence=start_sequence if stop_sequence is None else stop_sequence, **kwargs)
+
+
+class Resolver:
+    """ Rules given per application name and per namespec; anything else is unmanaged with default rules. """
+
+    def __init__(self, applications: Optional[Dict[str, ApplicationRules]] = None,
+                 programs: Optional[Dict[str, ProcessRules]] = None):
+        self.applications = applications or {}
+        self.programs = programs or {}
+
+    def application_rules(self, name: str) -> ApplicationRules:
+        rules = self.applications.get(name)
+        return replace(rules) if rules else ApplicationRules(stop_sequence=0)
+
+    def process_rules(self, application_name: str, process_name: str, application_rules: ApplicationRules):
+        rules = self.programs.get(make_namespec(application_name, process_name))
+        if rules is None:
+            return ProcessRules(stop_sequence=0,
+                                starting_failure_strategy=application_rules.starting_failure_strategy,
+                                running_failure_strategy=application_rules.running_failure_strategy)
+        return replace(rules)
+
+    def take_autorestart_changes(self) -> List[str]:
+        return []
+
+
+def info(namespec: str, state: PS = PS.STOPPED, start: float = 0, stop: float = 0, now: float = T0,
+         spawnerr: str = '', startsecs: int = 0, stopwaitsecs: int = 10, extra_args: str = '',
+         disabled: bool = False) -> Dict[str, Any]:
+    """ A process info record (LocalProcessInfo) as found in process lists. """
+    group, name = split_namespec(namespec)
+    if state in (PS.STARTING, PS.RUNNING, PS.BACKOFF, PS.STOPPING) and not start:
+        start = now - 10
+    return {'name': name, 'group': group, 'state': int(state), 'statename': PS(state).name, 'start': int(start),
+            'stop': int(stop), 'now': now, 'pid': 100 if state in (10, 20, 30, 40) else 0, 'description': '',
+            'spawnerr': spawnerr, 'expected': not spawnerr, 'startsecs': startsecs, 'stopwaitsecs': stopwaitsecs,
+            'extra_args': extra_args, 'disabled': disabled}
+
+
+def infos(namespecs: Iterable[str], **kwargs) -> List[Dict[str, Any]]:
+    return [info(namespec, **kwargs) for namespec in namespecs]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Actions
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def starts(actions: Iterable[Any]) -> List[Tuple[str, str]]:
+    return [(a.identifier, a.namespec) for a in actions if isinstance(a, act.StartProcess)]
+
+
+def start_args(actions: Iterable[Any]) -> List[Tuple[str, str, str]]:
+    return [(a.identifier, a.namespec, a.extra_args) for a in actions if isinstance(a, act.StartProcess)]
+
+
+def stops(actions: Iterable[Any]) -> List[Tuple[str, str]]:
+    return [(a.identifier, a.namespec) for a in actions if isinstance(a, act.StopProcess)]
+
+
+def forced(actions: Iterable[Any]) -> List[Dict[str, Any]]:
+    return [a.body for a in actions
+            if isinstance(a, act.Publish) and a.code == IM.PROCESS and a.body.get('forced')]
+
+
+def published_states(actions: Iterable[Any]) -> List[str]:
+    return [a.body['fsm_statename'] for a in actions if isinstance(a, act.Publish) and a.code == IM.STATE]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The fleet simulator
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class Fleet:
+    """ A Master core on s1 with every instance RUNNING.
+
+    processes: identifier -> process list. With handshake=True, the lists come with the handshakes, so that the
+    DEPLOYMENT that follows the synchronisation sees them (its actions are in ``deployment``); with
+    handshake=False, the fleet reaches OPERATION with nothing, then the lists are added (PROCESS_ADDED).
+    """
+
+    def __init__(self, applications: Optional[Dict[str, ApplicationRules]] = None,
+                 programs: Optional[Dict[str, ProcessRules]] = None,
+                 processes: Optional[Dict[str, List[Dict[str, Any]]]] = None, identifiers: Sequence[str] = IDS,
+                 nodes: Optional[Dict[str, str]] = None, conciliation: CS = CS.USER, handshake: bool = True):
+        self.logger = FakeLogger()
+        self.resolver = Resolver(applications, programs)
+        nodes = nodes or {}
+        instances = [InstanceStatus(x, f'host-{x}', 7000 + idx, nodes.get(x, f'node-{x}'))
+                     for idx, x in enumerate(identifiers)]
+        self.local = identifiers[0]
+        self.core = SupvisorsCore(self.local, instances, [], 15, 2, False, self.logger,
+                                  context=Context(self.resolver, self.logger), conciliation_strategy=conciliation)
+        self.now = T0
+        self.counters = {x: 0 for x in identifiers}
+        processes = processes or {}
+        lists = {x: (processes.get(x, []) if handshake else []) for x in identifiers}
+        core = self.core
+        core.start(self.now)
+        self.deployment: List[Any] = []
+        self._answer(self.local, lists[self.local])
+        for identifier in identifiers[1:]:
+            core.on_message(identifier, IM.TICK, {'when': self.now, 'sequence_counter': 0}, self.now)
+            self._answer(identifier, lists[identifier])
+        assert core.master == self.local
+        if not handshake:
+            assert core.fsm_state == S.OPERATION
+            for identifier in identifiers:
+                if processes.get(identifier):
+                    self.deployment += self.add(identifier, processes[identifier])
+
+    def _answer(self, identifier: str, process_list: List[Dict[str, Any]]) -> None:
+        checks = [a for a in self.core.take_actions()
+                  if isinstance(a, act.CheckInstance) and a.identifier == identifier]
+        assert len(checks) == 1
+        self.core.on_check_result(act.CheckResult(identifier, checks[0].check_id, True, '', 0, False, False,
+                                                  process_list), self.now)
+        self.deployment = self.core.take_actions()
+
+    # ------------------------------------------------------------------ views
+    @property
+    def state(self) -> S:
+        return self.core.fsm_state
+
+    def process(self, namespec: str):
+        process = self.core.context.get_process(namespec)
+        assert process is not None, namespec
+        return process
+
+    def application(self, name: str):
+        return self.core.context.applications[name]
+
+    def idle(self) -> bool:
+        return not self.core.starter.in_progress() and not self.core.stopper.in_progress()
+
+    # ------------------------------------------------------------------ stimuli
+    def take(self) -> List[Any]:
+        return self.core.take_actions()
+
+    def add(self, identifier: str, process_list: List[Dict[str, Any]]) -> List[Any]:
+        self.now += 0.1
+        if identifier == self.local:
+            self.core.on_local_processes_added(process_list, self.now)
+        else:
+            self.core.on_message(identifier, IM.PROCESS_ADDED, process_list, self.now)
+        return self.take()
+
+    def event(self, identifier: str, namespec: str, state: PS, expected: bool = True,
+              extra_args: Optional[str] = None) -> List[Any]:
+        """ A real process event of an instance. """
+        self.now += 0.1
+        group, name = split_namespec(namespec)
+        process = self.core.context.get_process(namespec)
+        if extra_args is None:
+            extra_args = process.extra_args if process else ''
+        body = {'name': name, 'group': group, 'state': int(state), 'now': self.now,
+                'pid': 100 if state in (10, 20, 30, 40) else 0, 'expected': expected,
+                'spawnerr': '' if expected else 'Exited too quickly', 'extra_args': extra_args, 'disabled': False}
+        if identifier == self.local:
+            self.core.on_local_process_event(body, self.now)
+        else:
+            self.core.on_message(identifier, IM.PROCESS, body, self.now)
+        return self.take()
+
+    def run(self, identifier: str, namespec: str, extra_args: Optional[str] = None) -> List[Any]:
+        """ STARTING then RUNNING on the instance. """
+        return self.event(identifier, namespec, PS.STARTING, extra_args=extra_args) + \
+            self.event(identifier, namespec, PS.RUNNING, extra_args=extra_args)
+
+    def halt(self, identifier: str, namespec: str) -> List[Any]:
+        """ STOPPING then STOPPED on the instance. """
+        return self.event(identifier, namespec, PS.STOPPING) + self.event(identifier, namespec, PS.STOPPED)
+
+    def serve(self, actions: Iterable[Any], start: bool = True, stop: bool = True) -> List[Any]:
+        """ Answer every start / stop request as a well-behaved supervisord, until no request is left. """
+        queue = deque(actions)
+        done: List[Any] = []
+        while queue:
+            action = queue.popleft()
+            done.append(action)
+            if start and isinstance(action, act.StartProcess):
+                queue.extend(self.run(action.identifier, action.namespec, action.extra_args))
+            elif stop and isinstance(action, act.StopProcess):
+                queue.extend(self.halt(action.identifier, action.namespec))
+        return done
+
+    def tick(self, count: int = 1, silent: Sequence[str] = ()) -> List[Any]:
+        """ Tick rounds: a tick of every RUNNING remote instance (except the silent ones), then the local tick. """
+        actions: List[Any] = []
+        for _ in range(count):
+            self.now += 5
+            for identifier, status in self.core.instances.items():
+                if identifier == self.local or identifier in silent or status.state != IS.RUNNING:
+                    continue
+                self.counters[identifier] += 1
+                self.core.on_message(identifier, IM.TICK, {'when': self.now,
+                                                           'sequence_counter': self.counters[identifier]},
+                                     self.now)
+            self.core.on_local_tick(self.now)
+            actions += self.take()
+        return actions
+
+    def lose(self, identifier: str) -> List[Any]:
+        """ The supervisord of the instance is gone. """
+        self.now += 0.1
+        self.core.on_peer_down(identifier, self.now)
+        return self.take()
+
+
+def loader(loads: Dict[str, int]) -> Tuple[Dict[str, ProcessRules], Dict[str, List[Dict[str, Any]]]]:
+    """ An unmanaged application L with one RUNNING process per loaded instance, declaring that load. """
+    programs = {f'L:l_{x}': ProcessRules(stop_sequence=0, expected_loading=load) for x, load in loads.items()}
+    processes = {x: [info(f'L:l_{x}', PS.RUNNING)] for x in loads}
+    return programs, processes
+
+
+def merge(*process_maps: Dict[str, List[Dict[str, Any]]]) -> Dict[str, List[Dict[str, Any]]]:
+    merged: Dict[str, List[Dict[str, Any]]] = {}
+    for process_map in process_maps:
+        for identifier, process_list in process_map.items():
+            merged.setdefault(identifier, []).extend(process_list)
+    return merged
+
+
+def everywhere(namespecs: Sequence[str], identifiers: Sequence[str] = IDS, **kwargs):
+    return {x: infos(namespecs, **kwargs) for x in identifiers}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# DEPLOYMENT: selection and sequencing (§5.1, §5.2)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def sequence_fleet() -> Fleet:
+    # A is discovered before B although it comes after it in the application start sequence
+    applications = {'A': app(2), 'B': app(1), 'C': app(0)}
+    programs = {'A:a1': prog(1), 'A:a2': prog(1), 'A:a3': prog(2), 'A:a0': prog(0),
+                'B:b1': prog(1), 'C:c1': prog(1)}
+    namespecs = ['A:a1', 'A:a2', 'A:a3', 'A:a0', 'B:b1', 'C:c1', 'U:u1']
+    return Fleet(applications, programs, {'s2': infos(namespecs), 's3': infos(namespecs)})
+
+
+def test_deployment_sequences_applications_then_processes():
+    fleet = sequence_fleet()
+    # only B (application start_sequence 1) is started first, on the first candidate where it is configured
+    assert starts(fleet.deployment) == [('s2', 'B:b1')]
+    assert fleet.state == S.DEPLOYMENT
+    assert fleet.event('s2', 'B:b1', PS.STARTING) == [] or True
+    # A becomes current only when B is complete; its first group is started in parallel
+    assert starts(fleet.event('s2', 'B:b1', PS.RUNNING)) == [('s2', 'A:a1'), ('s2', 'A:a2')]
+    # the next group only when the whole previous group is complete
+    assert starts(fleet.run('s2', 'A:a1')) == []
+    assert fleet.state == S.DEPLOYMENT
+    assert starts(fleet.run('s2', 'A:a2')) == [('s2', 'A:a3')]
+    actions = fleet.run('s2', 'A:a3')
+    assert starts(actions) == []
+    assert fleet.state == S.OPERATION and fleet.idle()
+    assert 'OPERATION' in published_states(actions)
+    # start_sequence 0 processes and applications are never started by an application start
+    for namespec in ('A:a0', 'C:c1', 'U:u1'):
+        assert fleet.process(namespec).state == PS.STOPPED
+    assert fleet.application('A').state == ApplicationStates.RUNNING
+    assert fleet.application('C').state == ApplicationStates.STOPPED
+
+
+def test_deployment_same_application_rank_in_parallel():
+    applications = {'X': app(1), 'Y': app(1), 'Z': app(2)}
+    programs = {'X:x': prog(1), 'Y:y': prog(1), 'Z:z': prog(1)}
+    fleet = Fleet(applications, programs, {'s2': infos(['Z:z', 'X:x', 'Y:y'])})
+    assert starts(fleet.deployment) == [('s2', 'X:x'), ('s2', 'Y:y')]
+    assert starts(fleet.run('s2', 'Y:y')) == []
+    assert starts(fleet.run('s2', 'X:x')) == [('s2', 'Z:z')]
+    fleet.run('s2', 'Z:z')
+    assert fleet.state == S.OPERATION
+
+
+def test_deployment_skips_processes_already_running():
+    applications = {'A': app(1)}
+    programs = {'A:a1': prog(1), 'A:a2': prog(2), 'A:a3': prog(3, required=True)}
+    # a1 runs already; a3 is required and stopped: the running application has a major failure
+    processes = {'s2': [info('A:a1', PS.RUNNING), info('A:a2', PS.RUNNING), info('A:a3', stop=T0 - 5)]}
+    fleet = Fleet(applications, programs, processes)
+    assert fleet.application('A').major_failure
+    # the groups of a1 and a2 are skipped at once
+    assert starts(fleet.deployment) == [('s2', 'A:a3')]
+    fleet.run('s2', 'A:a3')
+    assert fleet.state == S.OPERATION
+
+
+def test_deployment_selection_never_started_stopped_failed():
+    applications = {name: app(1) for name in ('N', 'P', 'E', 'F', 'M', 'R', 'Q')}
+    applications['Q'] = app(0)
+    programs = {'N:n': prog(1), 'P:p': prog(1), 'E:e': prog(1), 'F:f1': prog(1, required=True), 'F:f2': prog(2),
+                'M:m1': prog(1), 'M:m2': prog(1), 'R:r1': prog(1), 'R:r2': prog(1, required=True),
+                'Q:q': prog(1)}
+    processes = {'s2': [info('N:n'),  # never started
+                        info('P:p', stop=T0 - 100),  # stopped on purpose
+                        info('E:e', PS.EXITED, stop=T0 - 100),  # exited as expected
+                        info('F:f1', PS.FATAL, stop=T0 - 100, spawnerr='Exited too quickly'), info('F:f2'),
+                        info('M:m1', PS.EXITED, stop=T0 - 100, spawnerr='Bad exit code'),
+                        info('M:m2', stop=T0 - 100),
+                        info('R:r1', PS.RUNNING), info('R:r2', stop=T0 - 100),
+                        info('Q:q')]}  # never started but application start_sequence 0
+    fleet = Fleet(applications, programs, processes)
+    assert fleet.application('F').major_failure and fleet.application('M').minor_failure
+    assert fleet.application('R').major_failure
+    done = fleet.serve(fleet.deployment)
+    assert sorted(starts(done)) == [('s2', 'F:f1'), ('s2', 'F:f2'), ('s2', 'M:m1'), ('s2', 'M:m2'),
+                                    ('s2', 'N:n'), ('s2', 'R:r2')]
+    assert fleet.state == S.OPERATION
+    assert fleet.process('P:p').state == PS.STOPPED and fleet.process('E:e').state == PS.EXITED
+    assert fleet.process('Q:q').state == PS.STOPPED
+
+
+def test_deployment_unmanaged_applications_never_started():
+    fleet = Fleet({}, {}, {'s2': infos(['U:u1', 'V:v1'])})
+    assert starts(fleet.deployment) == []
+    assert fleet.state == S.OPERATION
+
+
+def test_restart_sequence_forced_redeployment():
+    applications = {'A': app(1), 'P': app(2), 'Z': app(0)}
+    programs = {'A:a1': prog(1), 'A:a2': prog(2), 'A:a0': prog(0), 'P:p': prog(1), 'Z:z': prog(1)}
+    processes = {'s2': [info('A:a1', PS.RUNNING), info('A:a2', stop=T0 - 10), info('A:a0', stop=T0 - 10),
+                        info('P:p', stop=T0 - 10), info('Z:z', stop=T0 - 10)]}
+    fleet = Fleet(applications, programs, processes)
+    # nothing is in failure, nothing was never started: the first DEPLOYMENT starts nothing
+    assert starts(fleet.deployment) == [] and fleet.state == S.OPERATION
+    count = fleet.core.deployment_count
+    fleet.core.request_restart_sequence(fleet.now)
+    actions = fleet.take()
+    assert fleet.state == S.DEPLOYMENT and fleet.core.deployment_count == count + 1
+    assert not fleet.core.forced_redeploy and not fleet.core.redeploy_mark
+    assert 'DEPLOYMENT' in published_states(actions)
+    # the running a1 is not restarted; a0 (start_sequence 0) and Z (application start_sequence 0) are not started
+    assert starts(actions) == [('s2', 'A:a2')]
+    assert starts(fleet.run('s2', 'A:a2')) == [('s2', 'P:p')]
+    fleet.run('s2', 'P:p')
+    assert fleet.state == S.OPERATION
+    assert fleet.process('A:a0').state == PS.STOPPED and fleet.process('Z:z').state == PS.STOPPED
+    # a second, non-forced DEPLOYMENT (redeploy mark) would not plan them again
+    fleet.halt('s2', 'P:p')
+    fleet.core.redeploy_mark = True
+    fleet.tick()
+    assert fleet.core.deployment_count == count + 2 and fleet.state == S.OPERATION
+    assert fleet.process('P:p').state == PS.STOPPED
+
+
+def test_restart_sequence_nothing_to_start_goes_through_deployment():
+    fleet = Fleet({'A': app(1)}, {'A:a': prog(1)}, {'s2': [info('A:a', PS.RUNNING)]})
+    count = fleet.core.deployment_count
+    fleet.core.request_restart_sequence(fleet.now)
+    actions = fleet.take()
+    assert published_states(actions)[-2:] == ['DEPLOYMENT', 'OPERATION']
+    assert fleet.core.deployment_count == count + 1 and fleet.state == S.OPERATION
+
+
+def test_restart_sequence_waits_for_idle_operation():
+    fleet = Fleet({'A': app(1)}, {'A:a': prog(1), 'A:b': prog(1)},
+                  {'s2': [info('A:a', PS.RUNNING), info('A:b', stop=T0 - 10)]})
+    fleet.core.stopper.stop_application(fleet.application('A'))
+    assert stops(fleet.take()) == [('s2', 'A:a')]
+    fleet.core.request_restart_sequence(fleet.now)
+    fleet.take()
+    assert fleet.state == S.OPERATION and fleet.core.forced_redeploy
+    actions = fleet.halt('s2', 'A:a')
+    assert fleet.state == S.DEPLOYMENT
+    assert starts(actions) == [('s2', 'A:a'), ('s2', 'A:b')]
+
+
+def test_restart_sequence_on_slave_forwarded():
+    fleet = Fleet()
+    core = fleet.core
+    core.master = 's2'
+    core.request_restart_sequence(fleet.now)
+    forwards = [a for a in core.take_actions() if isinstance(a, act.ForwardToMaster)]
+    assert forwards == [act.ForwardToMaster('s2', 'restart_sequence', [False])]
+    assert not core.forced_redeploy
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Start command completion (§5.3)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def wait_exit_fleet(required: bool = True) -> Fleet:
+    programs = {'W:init': prog(1, wait_exit=True, required=required), 'W:srv': prog(2)}
+    return Fleet({'W': app(1)}, programs, {'s2': infos(['W:init', 'W:srv'])})
+
+
+def test_wait_exit_expected_exit_completes():
+    fleet = wait_exit_fleet()
+    assert starts(fleet.deployment) == [('s2', 'W:init')]
+    assert starts(fleet.run('s2', 'W:init')) == []  # RUNNING is not enough
+    assert fleet.state == S.DEPLOYMENT
+    assert starts(fleet.event('s2', 'W:init', PS.EXITED, expected=True)) == [('s2', 'W:srv')]
+    fleet.run('s2', 'W:srv')
+    assert fleet.state == S.OPERATION
+
+
+def test_wait_exit_unexpected_exit_fails():
+    fleet = wait_exit_fleet()
+    fleet.run('s2', 'W:init')
+    actions = fleet.event('s2', 'W:init', PS.EXITED, expected=False)
+    # required with ABORT: the next group is dropped
+    assert starts(actions) == []
+    assert fleet.state == S.OPERATION and fleet.idle()
+    assert fleet.process('W:srv').state == PS.STOPPED
+
+
+def test_wait_exit_never_exiting_times_out():
+    fleet = wait_exit_fleet()
+    fleet.run('s2', 'W:init')
+    assert starts(fleet.tick(2)) == []
+    actions = fleet.tick()
+    # the exit is awaited as long as a start: the job goes on, nothing is forced (the process runs)
+    assert starts(actions) == [('s2', 'W:srv')]
+    assert forced(actions) == []
+    assert fleet.process('W:init').state == PS.RUNNING and fleet.process('W:init').forced_state is None
+    assert fleet.logger.count('warn', 'process exit not received in time') == 1
+
+
+def test_wait_exit_ignored_by_single_process_start():
+    fleet = Fleet({'W': app(1)}, {'W:init': prog(1, wait_exit=True)}, {'s2': infos(['W:init'], stop=T0 - 5)})
+    fleet.core.starter.start_process(SS.CONFIG, fleet.process('W:init'))
+    assert starts(fleet.take()) == [('s2', 'W:init')]
+    fleet.run('s2', 'W:init')
+    assert fleet.idle()
+
+
+@pytest.mark.parametrize('state', [PS.FATAL, PS.STOPPED, PS.STOPPING, PS.EXITED])
+def test_start_failure_outcomes(state):
+    programs = {'A:a1': prog(1, required=True), 'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, {'s2': infos(['A:a1', 'A:a2'])})
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    actions = fleet.event('s2', 'A:a1', state, expected=True)
+    assert starts(actions) == [] and fleet.idle()
+
+
+def test_backoff_keeps_the_command_in_progress():
+    programs = {'A:a1': prog(1, required=True), 'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, {'s2': infos(['A:a1', 'A:a2'])})
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    assert fleet.event('s2', 'A:a1', PS.BACKOFF) == [] or True
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    assert starts(fleet.event('s2', 'A:a1', PS.RUNNING)) == [('s2', 'A:a2')]
+
+
+def test_event_of_another_instance_does_not_complete():
+    programs = {'A:a1': prog(1, identifiers=['s2']), 'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, everywhere(['A:a1', 'A:a2']))
+    assert starts(fleet.deployment) == [('s2', 'A:a1')]
+    # a1 started by hand on s3: the command follows s2 only
+    assert starts(fleet.run('s3', 'A:a1')) == []
+    assert starts(fleet.run('s2', 'A:a1')) == [('s1', 'A:a2')]
+
+
+def test_expected_state_reached_without_event_completes_at_next_tick():
+    programs = {'A:a1': prog(1), 'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, {'s2': infos(['A:a1', 'A:a2'])})
+    assert starts(fleet.deployment) == [('s2', 'A:a1')]
+    # s2 reports its processes again (its events were missed): a1 is RUNNING there
+    assert starts(fleet.add('s2', [info('A:a1', PS.RUNNING)])) == []
+    assert fleet.state == S.DEPLOYMENT
+    actions = fleet.tick()
+    assert starts(actions) == [('s2', 'A:a2')] and forced(actions) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Starting failure strategies (§5.6)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def failure_fleet(strategy: SFS, required: bool = True) -> Fleet:
+    programs = {'R:p1': prog(1, required=required, starting_failure_strategy=strategy), 'R:p2': prog(1),
+                'R:p3': prog(2)}
+    fleet = Fleet({'R': app(1)}, programs, {'s2': infos(['R:p1', 'R:p2', 'R:p3'])})
+    assert starts(fleet.deployment) == [('s2', 'R:p1'), ('s2', 'R:p2')]
+    return fleet
+
+
+def test_required_failure_abort():
+    fleet = failure_fleet(SFS.ABORT)
+    fleet.event('s2', 'R:p1', PS.STARTING)
+    fleet.event('s2', 'R:p1', PS.BACKOFF)
+    assert starts(fleet.event('s2', 'R:p1', PS.FATAL, expected=False)) == []
+    # the command in progress is followed to completion, the application is left as is
+    assert fleet.state == S.DEPLOYMENT
+    actions = fleet.run('s2', 'R:p2')
+    assert starts(actions) == [] and stops(actions) == []
+    assert fleet.state == S.OPERATION and fleet.idle()
+    assert fleet.process('R:p3').state == PS.STOPPED
+    assert fleet.application('R').state == ApplicationStates.RUNNING and fleet.application('R').major_failure
+
+
+def test_required_failure_stop():
+    fleet = failure_fleet(SFS.STOP)
+    fleet.event('s2', 'R:p1', PS.FATAL, expected=False)
+    assert fleet.state == S.DEPLOYMENT
+    actions = fleet.run('s2', 'R:p2')
+    # the application is stopped once its start job is over
+    assert starts(actions) == [] and stops(actions) == [('s2', 'R:p2')]
+    assert fleet.state == S.OPERATION and fleet.core.stopper.in_progress()
+    fleet.halt('s2', 'R:p2')
+    assert fleet.idle() and fleet.application('R').state == ApplicationStates.STOPPED
+
+
+def test_required_failure_continue():
+    fleet = failure_fleet(SFS.CONTINUE)
+    fleet.event('s2', 'R:p1', PS.FATAL, expected=False)
+    assert starts(fleet.run('s2', 'R:p2')) == [('s2', 'R:p3')]
+    fleet.run('s2', 'R:p3')
+    assert fleet.state == S.OPERATION
+
+
+@pytest.mark.parametrize('strategy', [SFS.ABORT, SFS.STOP])
+def test_non_required_failure_ignored(strategy):
+    fleet = failure_fleet(strategy, required=False)
+    fleet.event('s2', 'R:p1', PS.FATAL, expected=False)
+    actions = fleet.run('s2', 'R:p2')
+    assert starts(actions) == [('s2', 'R:p3')] and stops(actions) == []
+    fleet.run('s2', 'R:p3')
+    assert fleet.state == S.OPERATION and fleet.idle()
+
+
+def test_failure_does_not_affect_other_applications():
+    programs = {'A:a1': prog(1, required=True), 'A:a2': prog(2), 'B:b1': prog(1), 'B:b2': prog(2),
+                'C:c1': prog(1)}
+    fleet = Fleet({'A': app(1), 'B': app(1), 'C': app(2)}, programs,
+                  {'s2': infos(['A:a1', 'A:a2', 'B:b1', 'B:b2', 'C:c1'])})
+    assert starts(fleet.deployment) == [('s2', 'A:a1'), ('s2', 'B:b1')]
+    assert starts(fleet.event('s2', 'A:a1', PS.FATAL, expected=False)) == []
+    assert starts(fleet.run('s2', 'B:b1')) == [('s2', 'B:b2')]
+    assert starts(fleet.run('s2', 'B:b2')) == [('s2', 'C:c1')]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Start timeouts (§5.3): in ticks of the target, forced FATAL, no starting failure strategy
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def timeout_fleet(startsecs: int = 0, strategy: SFS = SFS.ABORT, target: str = 's2') -> Fleet:
+    programs = {'A:a1': prog(1, required=True, starting_failure_strategy=strategy, identifiers=[target]),
+                'A:a2': prog(2, identifiers=[target])}
+    fleet = Fleet({'A': app(1)}, programs, everywhere(['A:a1', 'A:a2'], startsecs=startsecs))
+    assert starts(fleet.deployment) == [(target, 'A:a1')]
+    return fleet
+
+
+@pytest.mark.parametrize('strategy', [SFS.ABORT, SFS.STOP])
+def test_starting_event_missing(strategy):
+    fleet = timeout_fleet(strategy=strategy)
+    actions = fleet.tick(2)
+    assert forced(actions) == [] and fleet.state == S.DEPLOYMENT
+    actions = fleet.tick()
+    bodies = forced(actions)
+    assert len(bodies) == 1
+    body = bodies[0]
+    assert (body['group'], body['name'], body['state'], body['identifier'], body['spawnerr'], body['expected']) \
+        == ('A', 'a1', PS.FATAL, 's2', STARTING_MISSED, False)
+    process = fleet.process('A:a1')
+    assert process.forced_state == PS.FATAL and process.forced_reason == STARTING_MISSED
+    assert process.displayed_state == PS.FATAL and process.info_map['s2']['state'] == PS.STOPPED
+    assert fleet.application('A').major_failure
+    # the starting failure strategy is not applied on a timeout: the sequence goes on, nothing is stopped
+    assert starts(actions) == [('s2', 'A:a2')] and stops(actions) == []
+    fleet.run('s2', 'A:a2')
+    assert fleet.state == S.OPERATION and fleet.idle()
+    # a later real event clears the forced state
+    fleet.run('s2', 'A:a1')
+    assert process.forced_state is None and process.state == PS.RUNNING
+
+
+def test_starting_event_missing_on_local_target():
+    programs = {'A:a1': prog(1, identifiers=['s1'])}
+    fleet = Fleet({'A': app(1)}, programs, everywhere(['A:a1'], stop=T0 - 1))
+    fleet.tick()
+    fleet.core.starter.start_process(SS.CONFIG, fleet.process('A:a1'))
+    assert starts(fleet.take()) == [('s1', 'A:a1')]
+    assert forced(fleet.tick(2)) == []
+    actions = fleet.tick()
+    assert [(b['identifier'], b['spawnerr']) for b in forced(actions)] == [('s1', STARTING_MISSED)]
+    assert fleet.idle()
+
+
+def test_timeout_counted_in_ticks_of_the_target():
+    fleet = timeout_fleet()
+    # the target does not tick: the local ticks alone do not time the command out
+    assert forced(fleet.tick(2, silent=['s2'])) == []
+    assert fleet.core.instances['s2'].state == IS.RUNNING
+    # 2 ticks of s2 are not enough, the 3rd one is
+    assert forced(fleet.tick(2)) == []
+    assert [b['spawnerr'] for b in forced(fleet.tick())] == [STARTING_MISSED]
+
+
+def test_running_event_missing():
+    fleet = timeout_fleet(startsecs=10)  # wait_ticks = ceil(10 / 5) + 2 = 4
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    assert forced(fleet.tick(4)) == []
+    actions = fleet.tick()
+    assert [(b['identifier'], b['spawnerr']) for b in forced(actions)] == [('s2', RUNNING_MISSED)]
+    assert fleet.process('A:a1').displayed_state == PS.FATAL
+    assert starts(actions) == [('s2', 'A:a2')]
+
+
+def test_backoff_rearms_the_timeout():
+    fleet = timeout_fleet(startsecs=10)
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    assert forced(fleet.tick(4)) == []
+    fleet.event('s2', 'A:a1', PS.BACKOFF)
+    assert forced(fleet.tick(4)) == []
+    fleet.event('s2', 'A:a1', PS.STARTING)  # STARTING does not re-arm
+    actions = fleet.tick()
+    assert [b['spawnerr'] for b in forced(actions)] == [RUNNING_MISSED]
+
+
+def test_forced_state_ignored_after_a_more_recent_event():
+    fleet = timeout_fleet()
+    process = fleet.process('A:a1')
+    # a forced message from another instance, dated before the last event received from s2
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    body = {'group': 'A', 'name': 'a1', 'state': int(PS.FATAL), 'forced': True, 'identifier': 's2',
+            'now': fleet.now - 100, 'pid': 0, 'expected': False, 'spawnerr': STARTING_MISSED, 'extra_args': ''}
+    fleet.core.on_message('s3', IM.PROCESS, body, fleet.now)
+    assert process.forced_state is None and process.state == PS.STARTING
+    body['now'] = fleet.now + 1
+    fleet.core.on_message('s3', IM.PROCESS, body, fleet.now + 1)
+    assert process.forced_state == PS.FATAL
+
+
+def test_min_ticks():
+    fleet = Fleet()
+    assert fleet.core.min_ticks() == 2
+    identifiers = [f'n{idx:02d}' for idx in range(35)]
+    core = SupvisorsCore(identifiers[0], [InstanceStatus(x, x, 7000, x) for x in identifiers], [], 15, 2, False,
+                         FakeLogger())
+    assert core.min_ticks() == 3
+    for identifier in identifiers[-6:]:
+        core.instances[identifier].state = IS.ISOLATED
+    assert core.min_ticks() == 2  # 29 instances not isolated
+
+
+def test_min_ticks_of_a_large_fleet():
+    identifiers = [f'n{idx:02d}' for idx in range(30)]
+    programs = {'A:a1': prog(1, identifiers=['n01'])}
+    fleet = Fleet({'A': app(1)}, programs, {'n01': infos(['A:a1'])}, identifiers=identifiers)
+    assert fleet.core.min_ticks() == 3
+    assert starts(fleet.deployment) == [('n01', 'A:a1')]
+    assert forced(fleet.tick(3)) == []
+    assert [b['spawnerr'] for b in forced(fleet.tick())] == [STARTING_MISSED]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# No resource (§5.7)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_no_candidate_forces_fatal_and_applies_the_strategy():
+    programs = {'A:a1': prog(1, required=True, identifiers=['s3']), 'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, {x: infos(['A:a1', 'A:a2']) for x in ('s1', 's2')})
+    actions = fleet.deployment
+    assert starts(actions) == []
+    bodies = forced(actions)
+    assert [(b['name'], b['state'], b['identifier'], b['spawnerr']) for b in bodies] == \
+        [('a1', PS.FATAL, 's1', NO_RESOURCE)]
+    assert fleet.process('A:a1').forced_reason == NO_RESOURCE
+    # required with ABORT: a2 is not started; nothing is retried
+    assert fleet.state == S.OPERATION and fleet.idle()
+    assert starts(fleet.tick(5)) == []
+
+
+def test_no_resource_because_of_the_load():
+    programs, processes = loader({'s1': 30, 's2': 30, 's3': 30})
+    programs.update({'A:a1': prog(1, expected_loading=80), 'A:a2': prog(1, expected_loading=70)})
+    fleet = Fleet({'A': app(1)}, programs, merge(processes, everywhere(['A:a1', 'A:a2'])))
+    assert starts(fleet.deployment) == [('s1', 'A:a2')]
+    assert [(b['name'], b['spawnerr']) for b in forced(fleet.deployment)] == [('a1', NO_RESOURCE)]
+
+
+def test_instances_not_running_are_not_candidates():
+    programs = {'A:a1': prog(1, identifiers=['s2', 's3'])}
+    fleet = Fleet({'A': app(1)}, programs, {'s2': infos(['A:a1'], stop=T0 - 1), 's3': infos(['A:a1'])})
+    fleet.lose('s2')
+    fleet.core.starter.start_process(SS.CONFIG, fleet.process('A:a1'))
+    assert starts(fleet.take()) == [('s3', 'A:a1')]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Choosing an instance and distribution rules (§5.4, §5.5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_all_instances_placement_per_process_with_program_identifiers():
+    programs = {'A:p1': prog(1, identifiers=['s3', 's2']), 'A:p2': prog(1, identifiers=['s2']),
+                'A:p3': prog(1), 'A:p4': prog(1, identifiers=['s2']), 'A:p5': prog(1)}
+    processes = everywhere(['A:p1', 'A:p2', 'A:p3', 'A:p5'])
+    processes['s1'] += [info('A:p4'), info('A:p5', disabled=True)]
+    processes['s3'].append(info('A:p4'))
+    processes['s1'] = [x for x in processes['s1'] if not (x['name'] == 'p5' and not x['disabled'])]
+    # application identifiers are ignored by ALL_INSTANCES
+    fleet = Fleet({'A': app(1, identifiers=['s3'])}, programs, processes)
+    assert starts(fleet.deployment) == [('s3', 'A:p1'), ('s2', 'A:p2'), ('s1', 'A:p3'), ('s2', 'A:p5')]
+    # p4 is not configured on its only candidate
+    assert [(b['name'], b['spawnerr']) for b in forced(fleet.deployment)] == [('p4', NO_RESOURCE)]
+
+
+@pytest.mark.parametrize('strategy, expected', [(SS.CONFIG, 's1'), (SS.LESS_LOADED, 's3'),
+                                                (SS.MOST_LOADED, 's2'), (SS.LOCAL, 's1'),
+                                                (SS.LESS_LOADED_NODE, 's3'), (SS.MOST_LOADED_NODE, 's2')])
+def test_application_starting_strategy(strategy, expected):
+    programs, processes = loader({'s1': 20, 's2': 50, 's3': 10})
+    programs['A:a'] = prog(1, expected_loading=10)
+    fleet = Fleet({'A': app(1, starting_strategy=strategy)}, programs, merge(processes, everywhere(['A:a'])))
+    assert starts(fleet.deployment) == [(expected, 'A:a')]
+
+
+def test_less_loaded_spreads_applications_of_the_same_group():
+    applications = {f'G{idx}': app(1, starting_strategy=SS.LESS_LOADED) for idx in range(1, 4)}
+    programs = {f'G{idx}:p': prog(1, expected_loading=10) for idx in range(1, 4)}
+    fleet = Fleet(applications, programs, everywhere(list(programs)))
+    # the load reserved by a pending start is seen by the next choice
+    assert starts(fleet.deployment) == [('s1', 'G1:p'), ('s2', 'G2:p'), ('s3', 'G3:p')]
+
+
+def test_less_loaded_spreads_processes_of_a_group():
+    programs = {f'A:p{idx}': prog(1, expected_loading=10) for idx in range(1, 5)}
+    fleet = Fleet({'A': app(1, starting_strategy=SS.LESS_LOADED)}, programs, everywhere(list(programs)))
+    assert starts(fleet.deployment) == [('s1', 'A:p1'), ('s2', 'A:p2'), ('s3', 'A:p3'), ('s1', 'A:p4')]
+
+
+def test_pending_load_admission():
+    # 60 + 60 does not fit on s2: the second start of the group finds no resource
+    programs = {'A:p1': prog(1, expected_loading=60, identifiers=['s2']),
+                'A:p2': prog(1, expected_loading=60, identifiers=['s2'])}
+    fleet = Fleet({'A': app(1)}, programs, everywhere(list(programs)))
+    assert starts(fleet.deployment) == [('s2', 'A:p1')]
+    assert [(b['name'], b['spawnerr']) for b in forced(fleet.deployment)] == [('p2', NO_RESOURCE)]
+
+
+def test_running_loads_are_counted_once_started():
+    programs = {'A:p1': prog(1, expected_loading=60, identifiers=['s2']),
+                'A:p2': prog(2, expected_loading=50, identifiers=['s2', 's3'])}
+    fleet = Fleet({'A': app(1, starting_strategy=SS.CONFIG)}, programs, everywhere(list(programs)))
+    assert starts(fleet.deployment) == [('s2', 'A:p1')]
+    assert starts(fleet.run('s2', 'A:p1')) == [('s3', 'A:p2')]
+
+
+def single_instance_fleet(strategy: SS = SS.LESS_LOADED, identifiers: Sequence[str] = ('*',),
+                          p0_on: Sequence[str] = IDS) -> Fleet:
+    programs, processes = loader({'s1': 60, 's2': 10})
+    # program identifiers are ignored by SINGLE_INSTANCE; p0 (start_sequence 0) does not count in the load
+    programs.update({'S:p1': prog(1, expected_loading=20, identifiers=['s1']), 'S:p2': prog(2, expected_loading=30),
+                     'S:p0': prog(0, expected_loading=51)})
+    applications = {'S': app(1, distribution=DR.SINGLE_INSTANCE, starting_strategy=strategy,
+                             identifiers=list(identifiers))}
+    lists = everywhere(['S:p1', 'S:p2'])
+    for identifier in p0_on:
+        lists[identifier].append(info('S:p0'))
+    return Fleet(applications, programs, merge(processes, lists))
+
+
+def test_single_instance_less_loaded():
+    fleet = single_instance_fleet()
+    # s1 (60 + 50 > 100) is not valid; s3 is the less loaded
+    assert starts(fleet.deployment) == [('s3', 'S:p1')]
+    assert starts(fleet.run('s3', 'S:p1')) == [('s3', 'S:p2')]
+    fleet.run('s3', 'S:p2')
+    assert fleet.state == S.OPERATION
+
+
+def test_single_instance_most_loaded():
+    fleet = single_instance_fleet(SS.MOST_LOADED)
+    assert starts(fleet.deployment) == [('s2', 'S:p1')]
+    assert starts(fleet.run('s2', 'S:p1')) == [('s2', 'S:p2')]
+
+
+def test_single_instance_application_identifiers():
+    fleet = single_instance_fleet(SS.CONFIG, identifiers=['s3', 's2'])
+    assert starts(fleet.deployment) == [('s3', 'S:p1')]
+    fleet = single_instance_fleet(SS.CONFIG, identifiers=['s1', 's2', 's3'])
+    assert starts(fleet.deployment) == [('s2', 'S:p1')]
+
+
+def test_single_instance_excludes_instances_missing_a_process():
+    # p0 is not configured on s3: s3 cannot host the whole application
+    fleet = single_instance_fleet(SS.LESS_LOADED, p0_on=['s1', 's2'])
+    assert starts(fleet.deployment) == [('s2', 'S:p1')]
+
+
+def test_single_instance_excludes_instances_where_a_process_is_disabled():
+    programs = {'S:p1': prog(1), 'S:p2': prog(2)}
+    lists = everywhere(['S:p1', 'S:p2'])
+    lists['s1'][1]['disabled'] = True
+    fleet = Fleet({'S': app(1, distribution=DR.SINGLE_INSTANCE)}, programs, lists)
+    assert starts(fleet.deployment) == [('s2', 'S:p1')]
+
+
+def test_single_instance_application_load_fits_nowhere():
+    programs, processes = loader({'s1': 60, 's2': 60, 's3': 55})
+    programs.update({'S:p1': prog(1, expected_loading=20), 'S:p2': prog(2, expected_loading=30)})
+    applications = {'S': app(1, distribution=DR.SINGLE_INSTANCE, starting_strategy=SS.LESS_LOADED)}
+    fleet = Fleet(applications, programs, merge(processes, everywhere(['S:p1', 'S:p2'])))
+    # every process fails when its group comes (non-required: the sequence goes on)
+    assert starts(fleet.deployment) == []
+    assert [(b['name'], b['spawnerr']) for b in forced(fleet.deployment)] == [('p1', NO_RESOURCE),
+                                                                             ('p2', NO_RESOURCE)]
+    assert fleet.state == S.OPERATION
+
+
+def test_single_instance_application_load_fits_nowhere_required_abort():
+    programs, processes = loader({'s1': 60, 's2': 60, 's3': 55})
+    programs.update({'S:p1': prog(1, expected_loading=20, required=True), 'S:p2': prog(2, expected_loading=30)})
+    applications = {'S': app(1, distribution=DR.SINGLE_INSTANCE)}
+    fleet = Fleet(applications, programs, merge(processes, everywhere(['S:p1', 'S:p2'])))
+    assert [b['name'] for b in forced(fleet.deployment)] == ['p1']
+    assert fleet.process('S:p2').forced_state is None
+
+
+def test_single_instance_applications_of_the_same_group_spread():
+    applications = {name: app(1, distribution=DR.SINGLE_INSTANCE, starting_strategy=SS.LESS_LOADED)
+                    for name in ('X', 'Y', 'Z')}
+    programs = {f'{name}:{proc}': prog(idx, expected_loading=20)
+                for name in ('X', 'Y', 'Z') for idx, proc in ((1, 'p1'), (2, 'p2'))}
+    fleet = Fleet(applications, programs, everywhere(list(programs)))
+    # the whole-application choice sees the instances chosen for the previous applications
+    assert starts(fleet.deployment) == [('s1', 'X:p1'), ('s2', 'Y:p1'), ('s3', 'Z:p1')]
+
+
+def test_single_instance_admission_of_the_second_application():
+    applications = {name: app(1, distribution=DR.SINGLE_INSTANCE, identifiers=['s2']) for name in ('X', 'Y')}
+    programs = {'X:p': prog(1, expected_loading=60), 'Y:p': prog(1, expected_loading=60)}
+    fleet = Fleet(applications, programs, everywhere(list(programs)))
+    assert starts(fleet.deployment) == [('s2', 'X:p')]
+    assert [(b['group'], b['spawnerr']) for b in forced(fleet.deployment)] == [('Y', NO_RESOURCE)]
+
+
+def single_node_fleet(**kwargs) -> Fleet:
+    # s1 and s2 share a node (whatever their host names), s3 is alone
+    nodes = {'s1': '10.0.0.1', 's2': '10.0.0.1', 's3': '10.0.0.3'}
+    programs, processes = loader({'s1': 30, 's3': 40})
+    programs.update({'D:p1': prog(1, expected_loading=35), 'D:p2': prog(1, expected_loading=5),
+                     'D:p3': prog(2, expected_loading=10)})
+    applications = {'D': app(1, distribution=DR.SINGLE_NODE, starting_strategy=SS.LESS_LOADED_NODE, **kwargs)}
+    return Fleet(applications, programs, merge(processes, everywhere(['D:p1', 'D:p2', 'D:p3'])), nodes=nodes)
+
+
+def test_single_node():
+    fleet = single_node_fleet()
+    assert fleet.core.instances['s1'].host_name != fleet.core.instances['s2'].host_name
+    # node 10.0.0.1 (30) is chosen against 10.0.0.3 (40); then each process is placed on one of its instances,
+    # seeing the loads reserved by the previous ones
+    assert starts(fleet.deployment) == [('s2', 'D:p1'), ('s1', 'D:p2')]
+    fleet.run('s2', 'D:p1')
+    # s1: 30 + 5 = 35, s2: 35
+    assert starts(fleet.run('s1', 'D:p2')) == [('s1', 'D:p3')]
+
+
+def test_single_node_application_identifiers():
+    fleet = single_node_fleet(identifiers=['s3', 's1'])
+    # s2 is not a candidate: it is not retained although it is on the chosen node
+    assert starts(fleet.deployment) == [('s1', 'D:p1'), ('s1', 'D:p2')]
+
+
+def test_single_node_nothing_fits():
+    nodes = {'s1': 'A', 's2': 'A', 's3': 'B'}
+    programs, processes = loader({'s1': 50, 's3': 50})
+    programs.update({'D:p1': prog(1, expected_loading=30), 'D:p2': prog(1, expected_loading=30)})
+    applications = {'D': app(1, distribution=DR.SINGLE_NODE)}
+    fleet = Fleet(applications, programs, merge(processes, everywhere(['D:p1', 'D:p2'])), nodes=nodes)
+    assert starts(fleet.deployment) == []
+    assert [b['name'] for b in forced(fleet.deployment)] == ['p1', 'p2']
+
+
+def test_start_process_in_a_running_non_distributed_job():
+    programs = {'S:p1': prog(1), 'S:p2': prog(2), 'S:p0': prog(0)}
+    applications = {'S': app(1, distribution=DR.SINGLE_INSTANCE, identifiers=['s3', 's2'])}
+    fleet = Fleet(applications, programs, everywhere(['S:p1', 'S:p2', 'S:p0']))
+    assert starts(fleet.deployment) == [('s3', 'S:p1')]
+    # a single process added to the current job goes to the instance retained for the application
+    fleet.core.starter.start_process(SS.CONFIG, fleet.process('S:p0'))
+    assert starts(fleet.take()) == [('s3', 'S:p0')]
+
+
+def test_single_node_applications_of_the_same_group_spread():
+    # the instances pre-assigned to the processes of X count as pending loads for the node choice of Y
+    nodes = {'s1': 'A', 's2': 'A', 's3': 'B'}
+    applications = {name: app(1, distribution=DR.SINGLE_NODE, starting_strategy=SS.LESS_LOADED)
+                    for name in ('X', 'Y')}
+    programs = {'X:p': prog(1, expected_loading=20), 'Y:p': prog(1, expected_loading=20)}
+    fleet = Fleet(applications, programs, everywhere(list(programs)), nodes=nodes)
+    assert starts(fleet.deployment) == [('s1', 'X:p'), ('s3', 'Y:p')]
