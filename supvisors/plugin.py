@@ -14,6 +14,7 @@ import socket
 import sys
 from typing import Any, Dict, Optional, Tuple
 
+from .adapters.process_control import DisabilitiesStore, patch_supervisor
 from .adapters.runtime import SupvisorsRuntime
 from .adapters.supervisor_config import read_programs
 from .core.engine import SupvisorsCore
@@ -59,6 +60,7 @@ def make_supvisors_rpcinterface(supervisord, **config: Dict[str, Any]) -> RPCInt
 
 def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     register_faults()
+    patch_supervisor()
     server_options = supervisord.options
     # 1. logging options and logger: any error is fatal
     try:
@@ -77,8 +79,14 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
         programs = read_programs(server_options.configfile)
     except ValueError as exc:
         raise _fatal(str(exc), logger) from None
-    # 4. the INET HTTP server gives the local port and credentials
+    # 4. the INET HTTP server gives the local port and credentials; the disabilities file is read (fatal if invalid)
     http_port, username, password = _inet_server(supervisord)
+    disabilities = DisabilitiesStore(options.disabilities_file, logger)
+    try:
+        disabilities.load()
+    except ValueError as exc:
+        raise _fatal(f'disabilities_file: {exc}', logger) from None
+    disabilities.set_defaults(programs.programs)
     # 5. supvisors_list and local identification: any error is fatal
     try:
         mapper = SupvisorsMapper(options.supvisors_list, http_port, options.internal_port, options.event_port,
@@ -96,4 +104,5 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     logger.info(f'Supvisors: local instance {mapper.local_identifier}, instances {mapper.identifiers}')
     runtime = SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
     runtime.programs = programs
+    runtime.disabilities = disabilities
     return runtime

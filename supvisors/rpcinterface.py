@@ -11,11 +11,11 @@ from supervisor.http import NOT_DONE_YET
 from supervisor.xmlrpc import Faults, RPCError
 
 from .core.failures import conciliate, restart_process
-from .adapters.process_control import start_args
+from .adapters.process_control import remove_processes, set_program_disabled, start_args, update_numprocs
 from .logger import set_level
 from .ttypes import (API_VERSION, CONCILIATION_STATES, FROM_DEPLOYMENT_STATES, LOGGER_LEVELS,
                      OPERATION_OR_CONCILIATION_STATES, OPERATION_STATES, ApplicationStates, ConciliationStrategies,
-                     StartingStrategies, SupvisorsFaults, SupvisorsStates, enum_names, enum_values,
+                     StartingStrategies, SupvisorsFaults, SupvisorsStates, enum_names, enum_values, make_namespec,
                      split_namespec)
 
 # how often Supervisor's HTTP server polls a deferred answer (upstream: 0.5 s); the wake-up channel makes the
@@ -475,6 +475,136 @@ class RPCInterface:
                 raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(stopped))
             return True
         return self._deferred(check)
+
+    def _local_statuses(self, supervisor_processes) -> list:
+        """ The fleet-wide status of local Supervisor processes. """
+        context = self._core.context
+        statuses = [context.get_process(make_namespec(p.group.config.name, p.config.name))
+                    for p in supervisor_processes]
+        return [x for x in statuses if x is not None]
+
+    def _publish_disability(self, supervisor_processes) -> None:
+        infos = [self._runtime.local.process_info(process) for process in supervisor_processes]
+        self._run(self._core.on_local_disability, infos)
+
+    def enable(self, program_name: str, wait: bool = True) -> bool:
+        """ Enable the process, i.e. allow its starting.
+
+        :param str program_name: the name of the program
+        :param bool wait: wait for the disabled flag to be seen everywhere in Supvisors
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        runtime = self._runtime
+        processes = set_program_disabled(runtime.supervisord, runtime.programs, program_name, False,
+                                         runtime.disabilities)
+        self._publish_disability(processes)
+        if not wait:
+            return True
+        local = self._core.local_identifier
+        statuses = self._local_statuses(processes)
+
+        def check():
+            return NOT_DONE_YET if any(x.disabled_on(local) for x in statuses) else True
+        return self._deferred(check)
+
+    def disable(self, program_name: str, wait: bool = True) -> bool:
+        """ Disable the process, i.e. prevent its starting, and stop it where it runs locally.
+
+        :param str program_name: the name of the program
+        :param bool wait: wait for the processes to be stopped and the disabled flag to be seen in Supvisors
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        runtime = self._runtime
+        processes = set_program_disabled(runtime.supervisord, runtime.programs, program_name, True,
+                                         runtime.disabilities)
+        self._publish_disability(processes)
+        core = self._core
+        local = core.local_identifier
+        statuses = self._local_statuses(processes)
+
+        def schedule(now):
+            for status in statuses:
+                if status.running_on(local):
+                    core.stopper.stop_process(status, identifiers=[local])
+        self._run(schedule)
+        if not wait:
+            return True
+
+        def check():
+            if core.stopper.in_progress():
+                return NOT_DONE_YET
+            running = [x.namespec for x in statuses if x.running_on(local)]
+            if running:
+                raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(running))
+            return NOT_DONE_YET if not all(x.disabled_on(local) for x in statuses) else True
+        return self._deferred(check)
+
+    def update_numprocs(self, program_name: str, numprocs: int, wait: bool = True) -> bool:
+        """ Update dynamically the numprocs of the program (local Supervisor only).
+
+        :param str program_name: the name of the program
+        :param int numprocs: the new numprocs value
+        :param bool wait: wait for the processes to be added or removed
+        :return: always True unless error
+        :rtype: bool
+        """
+        self._check_state(OPERATION_STATES)
+        runtime = self._runtime
+        change = update_numprocs(runtime.supervisord, runtime.supervisord.options.configfile, program_name,
+                                 numprocs, runtime.programs)
+        if change.unchanged:
+            return True
+        core = self._core
+        local = core.local_identifier
+        if change.added:
+            runtime.prepare_processes(change.added)
+            infos = [runtime.local.process_info(process) for process in change.added]
+            self._run(core.on_local_processes_added, infos)
+            if not wait:
+                return True
+            namespecs = [make_namespec(x['group'], x['name']) for x in infos]
+
+            def added():
+                for namespec in namespecs:
+                    status = core.context.get_process(namespec)
+                    if status is None or local not in status.info_map:
+                        return NOT_DONE_YET
+                return True
+            return self._deferred(added)
+        # decrease: stop the obsolete processes that run here, then remove what is stopped (always deferred)
+        obsolete = list(change.obsolete)
+        statuses = self._local_statuses(obsolete)
+
+        def schedule(now):
+            for status in statuses:
+                if status.running_on(local):
+                    core.stopper.stop_process(status, identifiers=[local])
+        self._run(schedule)
+        state = {'removed': None}
+
+        def removed():
+            if core.stopper.in_progress():
+                return NOT_DONE_YET
+            if state['removed'] is None:
+                state['removed'] = remove_processes(runtime.supervisord, obsolete, runtime.programs)
+                for namespec in state['removed']:
+                    group, name = split_namespec(namespec)
+                    self._run(core.on_local_process_removed, group, name)
+                kept = [make_namespec(p.group.config.name, p.config.name) for p in obsolete
+                        if make_namespec(p.group.config.name, p.config.name) not in state['removed']]
+                if kept:
+                    raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(kept))
+            if wait:
+                for namespec in state['removed']:
+                    status = core.context.get_process(namespec)
+                    if status is not None and local in status.info_map:
+                        return NOT_DONE_YET
+            return True
+        return self._deferred(removed)
 
     def conciliate(self, strategy: EnumParameterType) -> bool:
         """ Apply the conciliation strategy only if Supvisors is in CONCILIATION state.

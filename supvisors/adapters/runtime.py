@@ -83,6 +83,7 @@ class SupvisorsRuntime:
         self.dispatcher: Optional[WakeUpDispatcher] = None
         self.event_publisher = None
         self.programs = None
+        self.disabilities = None
         self.stopped = False
         self._processing = False
         events.subscribe(events.SupervisorRunningEvent, self._on_running)
@@ -94,6 +95,7 @@ class SupvisorsRuntime:
     # ------------------------------------------------------------------ supervisord events
     def _on_running(self, _event) -> None:
         self.logger.info('SupvisorsRuntime: supervisord is RUNNING: starting communications')
+        self._prepare_processes(self.supervisord.process_groups.values())
         wake_r, self.wake_w = socket.socketpair()
         wake_r.setblocking(False)
         self.wake_w.setblocking(False)
@@ -141,6 +143,7 @@ class SupvisorsRuntime:
         group = self.supervisord.process_groups.get(event.group)
         if group is None:
             return
+        self._prepare_processes([group])
         infos = [self.local.process_info(group.processes[name]) for name in sorted(group.processes)]
         self.run(self.core.on_local_processes_added, infos)
 
@@ -149,12 +152,33 @@ class SupvisorsRuntime:
             return
         self.run(self.core.on_local_process_removed, event.group, '*')
 
+    def _prepare_processes(self, groups) -> None:
+        for group in groups:
+            self.prepare_processes(group.processes.values())
+
+    def prepare_processes(self, processes) -> None:
+        """ Supvisors' attributes of Supervisor processes: disabled flag from the file, no extra arguments. """
+        for process in processes:
+            group_name = process.group.config.name
+            program = self.programs.program_of(group_name, process.config.name) if self.programs \
+                else process.config.name
+            if not hasattr(process, 'disabled'):
+                process.disabled = bool(self.disabilities and self.disabilities.is_disabled(program))
+            if not hasattr(process, 'extra_args'):
+                process.extra_args = ''
+
     def _refresh_programs(self) -> None:
         """ The configuration may have changed (supervisorctl update): learn the new programs. """
         try:
             from .supervisor_config import read_programs
-            self.programs = read_programs(self.supervisord.options.configfile)
-            self.core.context.resolver.program_table = self.programs.table
+            programs = read_programs(self.supervisord.options.configfile)
+            # keep the same objects (shared with the resolver), updated in place
+            self.programs.table.clear()
+            self.programs.table.update(programs.table)
+            self.programs.programs.clear()
+            self.programs.programs.update(programs.programs)
+            if self.disabilities is not None:
+                self.disabilities.set_defaults(programs.programs)
         except ValueError as exc:
             self.logger.error(f'SupvisorsRuntime: {exc}')
 

@@ -7,7 +7,7 @@ process builder records, for every program section and group, the ordered list o
 import os
 from typing import Dict, List, Tuple
 
-from supervisor.options import ServerOptions
+from supervisor.options import ProcessConfig, ServerOptions
 
 
 class _RecordingOptions(ServerOptions):
@@ -17,8 +17,16 @@ class _RecordingOptions(ServerOptions):
         self.recorded: List[Tuple[str, str, List[object]]] = []
 
     def processes_from_section(self, parser, section, group_name, klass=None):
-        configs = super().processes_from_section(parser, section, group_name, klass)
-        self.recorded.append((section.split(':', 1)[1], group_name, configs))
+        # Supervisor sorts the configs by priority and name: the creation order gives the process index
+        created: List[object] = []
+        base = klass or ProcessConfig
+
+        def factory(*args, **kwargs):
+            config = base(*args, **kwargs)
+            created.append(config)
+            return config
+        configs = super().processes_from_section(parser, section, group_name, factory)
+        self.recorded.append((section.split(':', 1)[1], group_name, created))
         return configs
 
 

@@ -266,6 +266,18 @@ class SupvisorsCore:
         self._evaluate()
         self._post_event()
 
+    def on_local_disability(self, process_list: List[Dict[str, Any]], now: float) -> None:
+        """ Local processes enabled or disabled: apply and publish their new information. """
+        self.now = now
+        for info in process_list:
+            self.outbox.append(act.Publish(InternalMessages.PROCESS_DISABILITY, info))
+            try:
+                self._notify_all(self.context.on_disability(self.local_identifier, info, now))
+            except UnknownProcess as exc:
+                self.logger.debug(f'SupvisorsCore.on_local_disability: {exc}')
+        self._evaluate()
+        self._post_event()
+
     def on_local_process_removed(self, group: str, name: str, now: float) -> None:
         """ Local processes removed (group removed, numprocs decrease): not a failure. """
         self.now = now

@@ -281,6 +281,10 @@ class Starter(_Engine):
         if rules.distribution == DistributionRules.SINGLE_INSTANCE and job.retained:
             for command in job.commands():
                 command.identifier = job.retained[0]
+        elif job.retained:
+            # SINGLE_NODE: one instance of the node per process, one after the other (each sees the previous ones)
+            for command in job.commands():
+                command.identifier = self._choose(job, command)
         self.logger.debug(f'Starter: {application.application_name} retained on {job.retained}')
 
     def _application_hosts(self, application) -> List[str]:
@@ -316,6 +320,8 @@ class Starter(_Engine):
         else:
             candidates = [x for x in (job.retained or []) if x in process.possible_identifiers()]
         candidates = [x for x in candidates if self._instance_running(x)]
+        if not job.distributed and command.identifier in candidates:
+            candidates = [command.identifier]  # the instance given when the job became current, if still possible
         view = self._load_view()
         if command.identifier:
             view.add_pending(command.identifier, -process.rules.expected_loading)  # its own pre-assignment
@@ -439,9 +445,11 @@ class Stopper(_Engine):
         """ RESTARTING / SHUTTING_DOWN: every application with running-like processes, managed or not. """
         for application in self.core.context.applications.values():
             if any(process.running() for process in application.processes.values()):
-                self.stop_application(application)
+                self.stop_application(application, progress=False)
+        self._progress()
 
-    def stop_application(self, application, then: Optional[Callable[[], None]] = None) -> None:
+    def stop_application(self, application, then: Optional[Callable[[], None]] = None,
+                         progress: bool = True) -> None:
         job = self._job(application.application_name)
         if job is None:
             job = ApplicationStopJob(application)
@@ -452,7 +460,8 @@ class Stopper(_Engine):
                 job.add(process.rules.stop_sequence, process)
         if then:
             job.then.append(then)
-        self._progress()
+        if progress:
+            self._progress()
 
     def stop_process(self, process, then: Optional[Callable[[], None]] = None,
                      identifiers: Optional[List[str]] = None) -> None:

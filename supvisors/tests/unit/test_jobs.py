@@ -950,3 +950,171 @@ def test_single_node_applications_of_the_same_group_spread():
     programs = {'X:p': prog(1, expected_loading=20), 'Y:p': prog(1, expected_loading=20)}
     fleet = Fleet(applications, programs, everywhere(list(programs)), nodes=nodes)
     assert starts(fleet.deployment) == [('s1', 'X:p'), ('s3', 'Y:p')]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stopper (§6)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def stop_fleet() -> Fleet:
+    programs = {'K:p1': prog(1, stop_sequence=1), 'K:p2': prog(1, stop_sequence=2),
+                'K:p3': prog(1, stop_sequence=2), 'K:p4': prog(1, stop_sequence=0), 'K:p5': prog(1, stop_sequence=3)}
+    lists = everywhere(['K:p1', 'K:p2', 'K:p3', 'K:p4', 'K:p5'], stop=T0 - 10)
+    for identifier, namespec in (('s2', 'K:p1'), ('s3', 'K:p2'), ('s2', 'K:p3'), ('s1', 'K:p4')):
+        group, name = split_namespec(namespec)
+        lists[identifier] = [info(namespec, PS.RUNNING, stopwaitsecs=10) if x['name'] == name else x
+                             for x in lists[identifier]]
+    fleet = Fleet({'K': app(1)}, programs, lists)
+    assert fleet.state == S.OPERATION and starts(fleet.deployment) == []
+    return fleet
+
+
+def test_stop_sequence():
+    fleet = stop_fleet()
+    fleet.core.stopper.stop_application(fleet.application('K'))
+    # p5 (greatest stop_sequence) runs nowhere: skipped; then p2 and p3 in parallel, only where they run
+    assert stops(fleet.take()) == [('s3', 'K:p2'), ('s2', 'K:p3')]
+    assert fleet.core.stopper.has_job('K') and fleet.core.stopper.in_progress()
+    assert stops(fleet.event('s3', 'K:p2', PS.STOPPING)) == []
+    assert stops(fleet.event('s3', 'K:p2', PS.STOPPED)) == []
+    # any stopped-like state completes the command
+    fleet.event('s2', 'K:p3', PS.STOPPING)
+    assert stops(fleet.event('s2', 'K:p3', PS.EXITED)) == [('s2', 'K:p1')]
+    assert stops(fleet.halt('s2', 'K:p1')) == [('s1', 'K:p4')]
+    actions = fleet.halt('s1', 'K:p4')
+    assert fleet.idle() and fleet.application('K').state == ApplicationStates.STOPPED
+    assert published_states(actions)  # the stopping jobs flag changed
+
+
+def test_stop_requests_to_every_instance_where_it_runs():
+    fleet = Fleet({}, {}, handshake=False)
+    fleet.add('s2', [info('U:u', PS.RUNNING)])
+    fleet.add('s3', [info('U:u', PS.RUNNING)])
+    fleet.add('s1', [info('U:u', stop=T0 - 5)])
+    fleet.core.stopper.stop_process(fleet.process('U:u'))
+    assert stops(fleet.take()) == [('s2', 'U:u'), ('s3', 'U:u')]
+    fleet.halt('s2', 'U:u')
+    assert fleet.core.stopper.in_progress()
+    fleet.halt('s3', 'U:u')
+    assert fleet.idle()
+
+
+def test_stop_of_a_process_already_stopping_sends_nothing():
+    fleet = stop_fleet()
+    fleet.event('s2', 'K:p1', PS.STOPPING)
+    fleet.core.stopper.stop_process(fleet.process('K:p1'))
+    assert stops(fleet.take()) == [] and fleet.idle()
+
+
+def test_stop_timeout_stopping_missing():
+    fleet = stop_fleet()
+    fleet.core.stopper.stop_process(fleet.process('K:p1'))
+    assert stops(fleet.take()) == [('s2', 'K:p1')]
+    assert forced(fleet.tick(2)) == []
+    actions = fleet.tick()
+    bodies = forced(actions)
+    assert [(b['name'], b['state'], b['identifier'], b['spawnerr']) for b in bodies] == \
+        [('p1', PS.STOPPED, 's2', STOPPING_MISSED)]
+    process = fleet.process('K:p1')
+    assert process.displayed_state == PS.STOPPED and process.forced_reason == STOPPING_MISSED
+    assert fleet.idle()
+
+
+def test_stop_timeout_stopped_missing():
+    fleet = stop_fleet()  # stopwaitsecs 10: wait_ticks = 2 + 2
+    fleet.core.stopper.stop_application(fleet.application('K'))
+    fleet.take()
+    fleet.halt('s2', 'K:p3')
+    fleet.event('s3', 'K:p2', PS.STOPPING)
+    assert forced(fleet.tick(4)) == []
+    actions = fleet.tick()
+    assert [(b['name'], b['spawnerr']) for b in forced(actions)] == [('p2', STOPPED_MISSED)]
+    # the sequence goes on
+    assert stops(actions) == [('s2', 'K:p1')]
+
+
+def test_stop_completed_without_event_at_next_tick():
+    fleet = stop_fleet()
+    fleet.core.stopper.stop_process(fleet.process('K:p1'))
+    fleet.take()
+    fleet.add('s2', [info('K:p1', PS.STOPPED, stop=fleet.now)])
+    assert fleet.core.stopper.in_progress()
+    fleet.tick()
+    assert fleet.idle()
+
+
+def test_stop_application_follow_up_when_nothing_runs():
+    fleet = stop_fleet()
+    done = []
+    fleet.core.stopper.stop_application(fleet.application('K'), then=lambda: done.append(True))
+    fleet.serve(fleet.take())
+    assert done == [True]
+    fleet.core.stopper.stop_application(fleet.application('K'), then=lambda: done.append(False))
+    assert done == [True, False] and fleet.idle()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# RESTARTING / SHUTTING_DOWN (§6.3, §3.5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def global_stop_fleet() -> Fleet:
+    applications = {'A': app(1, stop_sequence=1), 'B': app(1, stop_sequence=2), 'C': app(1, stop_sequence=3)}
+    programs = {'A:a1': prog(1, stop_sequence=1), 'A:a2': prog(1, stop_sequence=2), 'B:b1': prog(1),
+                'C:c1': prog(1)}
+    processes = {'s1': [info('U:u1', PS.RUNNING)],  # unmanaged (stop_sequence 0)
+                 's2': [info('A:a1', PS.RUNNING), info('A:a2', PS.RUNNING), info('C:c1', stop=T0 - 10)],
+                 's3': [info('B:b1', PS.RUNNING), info('A:a2', stop=T0 - 10)]}
+    fleet = Fleet(applications, programs, processes)
+    assert fleet.state == S.OPERATION
+    return fleet
+
+
+@pytest.mark.parametrize('request_name, transient, final, action',
+                         [('request_restart', 'RESTARTING', 'RESTART', act.RestartSupervisor),
+                          ('request_shutdown', 'SHUTTING_DOWN', 'SHUTDOWN', act.ShutdownSupervisor)])
+def test_stopping_everything(request_name, transient, final, action):
+    fleet = global_stop_fleet()
+    getattr(fleet.core, request_name)(fleet.now)
+    actions = fleet.take()
+    assert fleet.state.name == transient and transient in published_states(actions)
+    # by decreasing application stop_sequence (C runs nowhere: no job), then by decreasing process stop_sequence
+    assert stops(actions) == [('s3', 'B:b1')]
+    assert stops(fleet.halt('s3', 'B:b1')) == [('s2', 'A:a2')]
+    assert stops(fleet.halt('s2', 'A:a2')) == [('s2', 'A:a1')]
+    assert stops(fleet.halt('s2', 'A:a1')) == [('s1', 'U:u1')]
+    assert fleet.state.name == transient
+    actions = fleet.halt('s1', 'U:u1')
+    assert fleet.state.name == final
+    assert [a for a in actions if isinstance(a, action)] == [action()]
+
+
+def test_restarting_aborts_the_jobs():
+    fleet = Fleet({'A': app(1)}, {'A:a1': prog(1), 'A:a2': prog(2)}, {'s2': infos(['A:a1', 'A:a2'])})
+    assert starts(fleet.deployment) == [('s2', 'A:a1')] and fleet.state == S.DEPLOYMENT
+    fleet.core.request_restart(fleet.now)
+    fleet.take()
+    # nothing runs: RESTART at once; the start job is forgotten
+    assert fleet.state == S.RESTART and not fleet.core.starter.in_progress()
+    assert starts(fleet.run('s2', 'A:a1')) == []
+
+
+def test_restarting_stops_starting_processes():
+    fleet = Fleet({'A': app(1)}, {'A:a1': prog(1), 'A:a2': prog(2)}, {'s2': infos(['A:a1', 'A:a2'])})
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    fleet.core.request_shutdown(fleet.now)
+    assert stops(fleet.take()) == [('s2', 'A:a1')]
+    assert fleet.state == S.SHUTTING_DOWN
+    fleet.event('s2', 'A:a1', PS.RUNNING)
+    fleet.halt('s2', 'A:a1')
+    assert fleet.state == S.SHUTDOWN
+
+
+def test_restarting_with_stop_timeouts():
+    fleet = global_stop_fleet()
+    fleet.core.request_restart(fleet.now)
+    fleet.take()
+    actions = fleet.tick(3 * 4)
+    assert [b['name'] for b in forced(actions)] == ['b1', 'a2', 'a1', 'u1']
+    assert fleet.state == S.RESTART
