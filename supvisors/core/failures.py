@@ -98,9 +98,11 @@ class FailureHandler:
         for namespec, process in list(self.restart_processes.items()):
             if not self._busy(process.application_name):
                 del self.restart_processes[namespec]
+                application = core.context.applications.get(process.application_name)
+                if application is None:
+                    continue  # removed meanwhile (group removed from Supervisor): nothing to restart
                 self.logger.warn(f'FailureHandler: restarting process {namespec}')
-                restart_process(core, process, core.context.applications[process.application_name]
-                                .rules.starting_strategy, process.extra_args)
+                restart_process(core, process, application.rules.starting_strategy, process.extra_args)
         for namespec, process in list(self.continue_processes.items()):
             if not self._busy(process.application_name):
                 del self.continue_processes[namespec]

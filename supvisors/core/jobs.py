@@ -298,6 +298,8 @@ class Starter(_Engine):
     def _next_process_group(self, job: ApplicationStartJob) -> None:
         """ Start the next group: one command after the other, so each sees the load reserved by the previous. """
         for command in job.planned.pop(min(job.planned)):
+            if self.current.get(job.application.application_name) is not job:
+                return  # aborted meanwhile (a forced FATAL leading to RESTART or SHUTDOWN)
             if command.process.stopped():
                 job.current.append(command)
                 self._request_start(job, command)

@@ -163,7 +163,7 @@ class Fleet:
         for identifier in identifiers[1:]:
             core.on_message(identifier, IM.TICK, {'when': self.now, 'sequence_counter': 0}, self.now)
             self._answer(identifier, lists[identifier])
-        assert core.master == self.local
+        assert core.master == min(identifiers)
         if not handshake:
             assert core.fsm_state == S.OPERATION
             for identifier in identifiers:
@@ -283,6 +283,14 @@ def merge(*process_maps: Dict[str, List[Dict[str, Any]]]) -> Dict[str, List[Dict
     return merged
 
 
+def with_state(lists: Dict[str, List[Dict[str, Any]]], identifier: str, namespec: str, state: PS,
+               **kwargs) -> Dict[str, List[Dict[str, Any]]]:
+    """ Replace the info of namespec on identifier. """
+    lists[identifier] = [info(namespec, state, **kwargs) if make_namespec(x['group'], x['name']) == namespec else x
+                         for x in lists[identifier]]
+    return lists
+
+
 def everywhere(namespecs: Sequence[str], identifiers: Sequence[str] = IDS, **kwargs):
     return {x: infos(namespecs, **kwargs) for x in identifiers}
 
@@ -306,7 +314,7 @@ def test_deployment_sequences_applications_then_processes():
     # only B (application start_sequence 1) is started first, on the first candidate where it is configured
     assert starts(fleet.deployment) == [('s2', 'B:b1')]
     assert fleet.state == S.DEPLOYMENT
-    assert fleet.event('s2', 'B:b1', PS.STARTING) == [] or True
+    assert starts(fleet.event('s2', 'B:b1', PS.STARTING)) == []
     # A becomes current only when B is complete; its first group is started in parallel
     assert starts(fleet.event('s2', 'B:b1', PS.RUNNING)) == [('s2', 'A:a1'), ('s2', 'A:a2')]
     # the next group only when the whole previous group is complete
@@ -502,7 +510,7 @@ def test_backoff_keeps_the_command_in_progress():
     programs = {'A:a1': prog(1, required=True), 'A:a2': prog(2)}
     fleet = Fleet({'A': app(1)}, programs, {'s2': infos(['A:a1', 'A:a2'])})
     fleet.event('s2', 'A:a1', PS.STARTING)
-    assert fleet.event('s2', 'A:a1', PS.BACKOFF) == [] or True
+    assert starts(fleet.event('s2', 'A:a1', PS.BACKOFF)) == [] and fleet.state == S.DEPLOYMENT
     fleet.event('s2', 'A:a1', PS.STARTING)
     assert starts(fleet.event('s2', 'A:a1', PS.RUNNING)) == [('s2', 'A:a2')]
 
@@ -755,9 +763,9 @@ def test_all_instances_placement_per_process_with_program_identifiers():
     programs = {'A:p1': prog(1, identifiers=['s3', 's2']), 'A:p2': prog(1, identifiers=['s2']),
                 'A:p3': prog(1), 'A:p4': prog(1, identifiers=['s2']), 'A:p5': prog(1)}
     processes = everywhere(['A:p1', 'A:p2', 'A:p3', 'A:p5'])
-    processes['s1'] += [info('A:p4'), info('A:p5', disabled=True)]
+    with_state(processes, 's1', 'A:p5', PS.STOPPED, disabled=True)  # a disabled process is not a candidate there
+    processes['s1'].append(info('A:p4'))
     processes['s3'].append(info('A:p4'))
-    processes['s1'] = [x for x in processes['s1'] if not (x['name'] == 'p5' and not x['disabled'])]
     # application identifiers are ignored by ALL_INSTANCES
     fleet = Fleet({'A': app(1, identifiers=['s3'])}, programs, processes)
     assert starts(fleet.deployment) == [('s3', 'A:p1'), ('s2', 'A:p2'), ('s1', 'A:p3'), ('s2', 'A:p5')]
@@ -1118,3 +1126,574 @@ def test_restarting_with_stop_timeouts():
     actions = fleet.tick(3 * 4)
     assert [b['name'] for b in forced(actions)] == ['b1', 'a2', 'a1', 'u1']
     assert fleet.state == S.RESTART
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Instance loss (§7.2)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('strategy, expected', [(SFS.ABORT, []), (SFS.STOP, []), (SFS.CONTINUE, [('s1', 'A:a2')])])
+def test_lost_instance_fails_its_start_commands(strategy, expected):
+    programs = {'A:a1': prog(1, required=True, identifiers=['s2'], starting_failure_strategy=strategy,
+                             running_failure_strategy=RFS.RESTART_PROCESS),
+                'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, everywhere(['A:a1', 'A:a2']))
+    assert starts(fleet.deployment) == [('s2', 'A:a1')]
+    fleet.event('s2', 'A:a1', PS.STARTING)
+    actions = fleet.lose('s2')
+    # a starting failure, not a running failure: a1 is not restarted elsewhere
+    assert starts(actions) == expected
+    assert not fleet.core.failure_handler.pending()
+    process = fleet.process('A:a1')
+    assert process.state == PS.FATAL and process.info_map['s2']['spawnerr'] == 'Supervisor s2 lost'
+    assert stops(actions) == []
+
+
+def test_lost_instance_fails_a_start_command_not_started_yet():
+    programs = {'A:a1': prog(1, required=True, identifiers=['s2']), 'A:a2': prog(2)}
+    fleet = Fleet({'A': app(1)}, programs, everywhere(['A:a1', 'A:a2']))
+    actions = fleet.lose('s2')
+    assert starts(actions) == [] and forced(actions) == []
+    assert fleet.idle() and fleet.state == S.OPERATION
+
+
+def test_lost_process_with_a_planned_command_is_not_a_failure():
+    programs = {'A:a1': prog(1, identifiers=['s3']), 'A:a2': prog(2, running_failure_strategy=RFS.STOP_APPLICATION)}
+    processes = {'s1': [info('A:a2', stop=T0 - 10)], 's2': [info('A:a2', PS.RUNNING)],
+                 's3': [info('A:a1', PS.FATAL, stop=T0 - 10, spawnerr='Exited too quickly')]}
+    fleet = Fleet({'A': app(1)}, programs, processes)
+    assert starts(fleet.deployment) == [('s3', 'A:a1')]
+    actions = fleet.lose('s2')
+    assert not fleet.core.failure_handler.pending()
+    assert stops(actions) == []
+    # a2 is started by the job when its group comes
+    assert starts(fleet.run('s3', 'A:a1')) == [('s1', 'A:a2')]
+    actions = fleet.run('s1', 'A:a2')
+    assert stops(actions) == [] and fleet.state == S.OPERATION
+    assert fleet.application('A').state == ApplicationStates.RUNNING
+
+
+def test_lost_instance_fails_its_stop_commands():
+    processes = {'s2': [info('U:u', PS.RUNNING)], 's3': [info('U:u', PS.RUNNING)]}
+    fleet = Fleet({}, {}, processes)
+    fleet.core.stopper.stop_process(fleet.process('U:u'))
+    assert stops(fleet.take()) == [('s2', 'U:u'), ('s3', 'U:u')]
+    fleet.lose('s2')
+    assert fleet.core.stopper.in_progress()
+    fleet.halt('s3', 'U:u')
+    assert fleet.idle()
+
+
+def test_lost_non_distributed_application_restarted_elsewhere():
+    programs, processes = loader({'s1': 50})
+    programs.update({'B:b1': prog(1, expected_loading=10, running_failure_strategy=RFS.RESTART_APPLICATION),
+                     'B:b2': prog(2, expected_loading=10, running_failure_strategy=RFS.RESTART_APPLICATION)})
+    applications = {'B': app(1, distribution=DR.SINGLE_INSTANCE, starting_strategy=SS.LESS_LOADED)}
+    lists = everywhere(['B:b1', 'B:b2'], stop=T0 - 10)
+    with_state(with_state(lists, 's2', 'B:b1', PS.RUNNING), 's2', 'B:b2', PS.RUNNING)
+    fleet = Fleet(applications, programs, merge(processes, lists))
+    assert starts(fleet.deployment) == []
+    actions = fleet.lose('s2')
+    # restarted at once with its starting strategy among the RUNNING instances: s3 is less loaded than s1
+    assert starts(actions) == [('s3', 'B:b1')]
+    assert starts(fleet.run('s3', 'B:b1')) == [('s3', 'B:b2')]
+    fleet.run('s3', 'B:b2')
+    assert fleet.idle() and not fleet.core.failure_handler.pending()
+
+
+def promotion_fleet(c1_sequence: int = 1, keep_running: bool = False) -> Fleet:
+    programs = {'C:c1': prog(c1_sequence, running_failure_strategy=RFS.RESTART_PROCESS), 'C:c2': prog(2),
+                'C:c3': prog(0)}
+    lists = everywhere(['C:c1', 'C:c2', 'C:c3'], stop=T0 - 10)
+    with_state(lists, 's2', 'C:c1', PS.RUNNING)
+    if keep_running:
+        with_state(lists, 's3', 'C:c3', PS.RUNNING)
+    return Fleet({'C': app(1)}, programs, lists)
+
+
+def test_restart_process_promoted_when_the_application_is_stopped():
+    fleet = promotion_fleet()
+    assert starts(fleet.deployment) == []
+    actions = fleet.lose('s2')
+    assert fleet.application('C').state == ApplicationStates.STOPPED
+    # the whole application is started again
+    assert starts(actions) == [('s1', 'C:c1')]
+    assert starts(fleet.run('s1', 'C:c1')) == [('s1', 'C:c2')]
+
+
+def test_restart_process_not_promoted_when_the_application_runs():
+    fleet = promotion_fleet(keep_running=True)
+    actions = fleet.lose('s2')
+    assert starts(actions) == [('s1', 'C:c1')]
+    assert starts(fleet.run('s1', 'C:c1')) == []
+    assert fleet.idle() and fleet.process('C:c2').state == PS.STOPPED
+
+
+def test_restart_process_not_promoted_without_start_sequence():
+    fleet = promotion_fleet(c1_sequence=0)
+    actions = fleet.lose('s2')
+    assert starts(actions) == [('s1', 'C:c1')]
+    assert starts(fleet.run('s1', 'C:c1')) == []
+    assert fleet.idle()
+
+
+@pytest.mark.parametrize('strategy', [RFS.STOP_APPLICATION, RFS.RESTART_APPLICATION, RFS.CONTINUE])
+def test_lost_process_application_strategies(strategy):
+    programs = {'C:c1': prog(1, running_failure_strategy=strategy), 'C:c2': prog(1)}
+    lists = everywhere(['C:c1', 'C:c2'], stop=T0 - 10)
+    with_state(with_state(lists, 's2', 'C:c1', PS.RUNNING), 's3', 'C:c2', PS.RUNNING)
+    fleet = Fleet({'C': app(1)}, programs, lists)
+    actions = fleet.lose('s2')
+    if strategy == RFS.CONTINUE:
+        assert starts(actions) == [] and stops(actions) == []
+        assert fleet.logger.count('info', 'nothing to do for C:c1') == 1
+    else:
+        assert stops(actions) == [('s3', 'C:c2')]
+        actions = fleet.halt('s3', 'C:c2')
+        expected = [('s1', 'C:c1'), ('s1', 'C:c2')] if strategy == RFS.RESTART_APPLICATION else []
+        assert starts(actions) == expected
+
+
+@pytest.mark.parametrize('strategy', [RFS.RESTART, RFS.SHUTDOWN])
+def test_restart_and_shutdown_ignored_on_instance_loss(strategy):
+    programs = {'X:x1': prog(1, running_failure_strategy=strategy)}
+    lists = everywhere(['X:x1'], stop=T0 - 10)
+    with_state(lists, 's2', 'X:x1', PS.RUNNING)
+    fleet = Fleet({'X': app(1)}, programs, lists)
+    actions = fleet.lose('s2')
+    assert fleet.state == S.OPERATION and published_states(actions) == []
+    assert starts(actions) == [] and not fleet.core.failure_handler.pending()
+    assert fleet.process('X:x1').state == PS.FATAL
+
+
+def test_instance_loss_by_inactivity_applies_the_strategies():
+    fleet = promotion_fleet(keep_running=True)
+    assert starts(fleet.tick(2, silent=['s2'])) == []
+    actions = fleet.tick(silent=['s2'])
+    assert fleet.core.instances['s2'].state == IS.SILENT
+    assert starts(actions) == [('s1', 'C:c1')]
+
+
+def test_automatic_restart_keeps_extra_arguments():
+    fleet = promotion_fleet(keep_running=True)
+    fleet.event('s2', 'C:c1', PS.RUNNING, extra_args='-x 1')
+    assert fleet.process('C:c1').extra_args == '-x 1'
+    actions = fleet.lose('s2')
+    assert start_args(actions) == [('s1', 'C:c1', '-x 1')]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Crash path (§7.1)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def crash_fleet(strategy: RFS) -> Fleet:
+    programs = {'Y:y1': prog(1, running_failure_strategy=strategy), 'Y:y2': prog(1)}
+    lists = everywhere(['Y:y1', 'Y:y2'], stop=T0 - 10)
+    with_state(with_state(lists, 's2', 'Y:y1', PS.RUNNING), 's3', 'Y:y2', PS.RUNNING)
+    processes = merge(lists, {'s3': [info('U:u', PS.RUNNING)]})
+    fleet = Fleet({'Y': app(1)}, programs, processes)
+    assert fleet.state == S.OPERATION
+    return fleet
+
+
+def test_crash_stop_application():
+    fleet = crash_fleet(RFS.STOP_APPLICATION)
+    actions = fleet.event('s2', 'Y:y1', PS.EXITED, expected=False)
+    # handled at the end of the event
+    assert stops(actions) == [('s3', 'Y:y2')]
+    fleet.halt('s3', 'Y:y2')
+    assert fleet.idle() and fleet.application('Y').state == ApplicationStates.STOPPED
+
+
+def test_crash_restart_application():
+    fleet = crash_fleet(RFS.RESTART_APPLICATION)
+    actions = fleet.event('s2', 'Y:y1', PS.FATAL, expected=False)
+    assert stops(actions) == [('s3', 'Y:y2')] and starts(actions) == []
+    actions = fleet.halt('s3', 'Y:y2')
+    assert starts(actions) == [('s1', 'Y:y1'), ('s1', 'Y:y2')]
+
+
+@pytest.mark.parametrize('strategy', [RFS.STOP_APPLICATION, RFS.RESTART_APPLICATION])
+def test_expected_exit_is_not_a_crash(strategy):
+    fleet = crash_fleet(strategy)
+    actions = fleet.event('s2', 'Y:y1', PS.EXITED, expected=True)
+    assert stops(actions) == [] and starts(actions) == [] and not fleet.core.failure_handler.pending()
+
+
+@pytest.mark.parametrize('strategy', [RFS.CONTINUE, RFS.RESTART_PROCESS])
+def test_crash_left_to_supervisor(strategy):
+    fleet = crash_fleet(strategy)
+    actions = fleet.event('s2', 'Y:y1', PS.FATAL, expected=False)
+    assert stops(actions) == [] and starts(actions) == [] and not fleet.core.failure_handler.pending()
+    assert fleet.state == S.OPERATION
+
+
+@pytest.mark.parametrize('strategy, transient, stopped', [(RFS.RESTART, S.RESTARTING, S.RESTART),
+                                                          (RFS.SHUTDOWN, S.SHUTTING_DOWN, S.SHUTDOWN)])
+def test_crash_restart_shutdown(strategy, transient, stopped):
+    fleet = crash_fleet(strategy)
+    actions = fleet.event('s2', 'Y:y1', PS.FATAL, expected=False)
+    assert fleet.state == transient and transient.name in published_states(actions)
+    assert stops(actions) == [('s3', 'Y:y2')]
+    fleet.serve(actions)
+    assert fleet.state == stopped
+
+
+def forced_fatal_fleet(strategy: RFS) -> Fleet:
+    programs = {'Z:z1': prog(1, identifiers=['s2'], running_failure_strategy=strategy), 'Z:z2': prog(1)}
+    lists = everywhere(['Z:z1', 'Z:z2'], stop=T0 - 10)
+    # z1 failed before: the application is in failure and planned at DEPLOYMENT
+    with_state(with_state(lists, 's2', 'Z:z1', PS.FATAL, stop=T0 - 5, spawnerr='Exited too quickly'),
+               's3', 'Z:z2', PS.RUNNING)
+    fleet = Fleet({'Z': app(1)}, programs, merge(lists, {'s3': [info('U:u', PS.RUNNING)]}))
+    assert starts(fleet.deployment) == [('s2', 'Z:z1')]
+    return fleet
+
+
+@pytest.mark.parametrize('strategy', [RFS.STOP_APPLICATION, RFS.RESTART_APPLICATION])
+def test_forced_fatal_does_not_trigger_application_strategies(strategy):
+    fleet = forced_fatal_fleet(strategy)
+    actions = fleet.tick(3)
+    assert [b['spawnerr'] for b in forced(actions)] == [STARTING_MISSED]
+    assert fleet.process('Z:z1').crashed()
+    assert stops(actions) == [] and starts(actions) == [] and not fleet.core.failure_handler.pending()
+    assert fleet.state == S.OPERATION
+
+
+@pytest.mark.parametrize('strategy, transient', [(RFS.RESTART, S.RESTARTING), (RFS.SHUTDOWN, S.SHUTTING_DOWN)])
+def test_forced_fatal_triggers_restart_shutdown(strategy, transient):
+    fleet = forced_fatal_fleet(strategy)
+    actions = fleet.tick(3)
+    assert [b['spawnerr'] for b in forced(actions)] == [STARTING_MISSED]
+    assert fleet.state == transient
+    # Z (stop_sequence 1) first, then U (unmanaged, 0)
+    assert stops(actions) == [('s3', 'Z:z2')]
+    assert stops(fleet.halt('s3', 'Z:z2')) == [('s3', 'U:u')]
+
+
+def test_no_resource_restart_aborts_the_rest_of_the_group():
+    programs = {'Q:q1': prog(1, identifiers=['s3'], running_failure_strategy=RFS.RESTART), 'Q:q2': prog(1),
+                'Q:q3': prog(2)}
+    processes = merge({x: infos(['Q:q1', 'Q:q2', 'Q:q3']) for x in ('s1', 's2')}, {'s2': [info('U:u', PS.RUNNING)]})
+    fleet = Fleet({'Q': app(1)}, programs, processes)
+    actions = fleet.deployment
+    assert [b['spawnerr'] for b in forced(actions)] == [NO_RESOURCE]
+    # the forced FATAL leads to RESTARTING at once, which aborts the start job: q2 is not requested any more
+    assert fleet.state == S.RESTARTING
+    assert starts(actions) == [] and stops(actions) == [('s2', 'U:u')]
+    fleet.serve(actions)
+    assert fleet.state == S.RESTART
+
+
+def test_crash_evaluated_on_the_synthetic_state():
+    programs = {'X:x1': prog(1, running_failure_strategy=RFS.SHUTDOWN)}
+    lists = everywhere(['X:x1'], stop=T0 - 10)
+    with_state(with_state(lists, 's2', 'X:x1', PS.RUNNING), 's3', 'X:x1', PS.RUNNING)
+    fleet = Fleet({'X': app(1)}, programs, lists)
+    assert fleet.state == S.CONCILIATION  # USER strategy
+    fleet.event('s2', 'X:x1', PS.FATAL, expected=False)
+    # still RUNNING on s3: not crashed
+    assert fleet.process('X:x1').state == PS.RUNNING and fleet.state == S.OPERATION
+    fleet.event('s3', 'X:x1', PS.FATAL, expected=False)
+    assert fleet.state == S.SHUTDOWN
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Failure handler (§7.3)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def handler_fleet() -> Tuple[Fleet, FailureHandler]:
+    programs = {'A:p1': prog(1), 'A:p2': prog(2), 'A:p0': prog(0), 'B:q': prog(1)}
+    fleet = Fleet({'A': app(1), 'B': app(1)}, programs, everywhere(list(programs), stop=T0 - 10))
+    return fleet, fleet.core.failure_handler
+
+
+def jobs_of(handler: FailureHandler) -> Tuple[List[str], List[str], List[str], List[str]]:
+    return (list(handler.stop_applications), list(handler.restart_applications), list(handler.restart_processes),
+            list(handler.continue_processes))
+
+
+def test_failure_handler_restart_application_over_process_jobs():
+    fleet, handler = handler_fleet()
+    p1, p2, p0, q = (fleet.process(x) for x in ('A:p1', 'A:p2', 'A:p0', 'B:q'))
+    handler.add(p1, RFS.RESTART_PROCESS)
+    handler.add(p2, RFS.CONTINUE)
+    handler.add(p0, RFS.RESTART_PROCESS)
+    handler.add(q, RFS.RESTART_PROCESS)
+    assert jobs_of(handler) == ([], [], ['A:p1', 'A:p0', 'B:q'], ['A:p2'])
+    handler.add(p1, RFS.RESTART_APPLICATION)
+    # process jobs of A with start_sequence > 0 are covered by the application restart
+    assert jobs_of(handler) == ([], ['A'], ['A:p0', 'B:q'], [])
+    handler.add(p2, RFS.RESTART_PROCESS)
+    handler.add(p2, RFS.CONTINUE)
+    handler.add(p0, RFS.CONTINUE)  # p0 is to be restarted
+    assert jobs_of(handler) == ([], ['A'], ['A:p0', 'B:q'], [])
+
+
+def test_failure_handler_stop_application_over_everything():
+    fleet, handler = handler_fleet()
+    p1, p2, p0, q = (fleet.process(x) for x in ('A:p1', 'A:p2', 'A:p0', 'B:q'))
+    handler.add(p1, RFS.RESTART_APPLICATION)
+    handler.add(p0, RFS.RESTART_PROCESS)
+    handler.add(p2, RFS.CONTINUE)
+    handler.add(q, RFS.CONTINUE)
+    handler.add(p2, RFS.STOP_APPLICATION)
+    assert jobs_of(handler) == (['A'], [], [], ['B:q'])
+    for process in (p1, p2, p0):
+        for strategy in (RFS.RESTART_APPLICATION, RFS.RESTART_PROCESS, RFS.CONTINUE):
+            handler.add(process, strategy)
+    assert jobs_of(handler) == (['A'], [], [], ['B:q'])
+
+
+def test_failure_handler_restart_process_over_continue():
+    fleet, handler = handler_fleet()
+    p1 = fleet.process('A:p1')
+    handler.add(p1, RFS.CONTINUE)
+    handler.add(p1, RFS.RESTART_PROCESS)
+    assert jobs_of(handler) == ([], [], ['A:p1'], [])
+    handler.add(p1, RFS.CONTINUE)
+    assert jobs_of(handler) == ([], [], ['A:p1'], [])
+    handler.abort()
+    assert not handler.pending()
+
+
+def test_failure_handler_deferred_while_the_application_is_being_started():
+    programs = {'D:d1': prog(1), 'D:d2': prog(2), 'D:d0': prog(0, running_failure_strategy=RFS.STOP_APPLICATION)}
+    lists = everywhere(list(programs), stop=T0 - 10)
+    with_state(lists, 's3', 'D:d0', PS.RUNNING)
+    fleet = Fleet({'D': app(1)}, programs, lists)
+    fleet.core.request_restart_sequence(fleet.now)
+    assert starts(fleet.take()) == [('s1', 'D:d1')]
+    actions = fleet.event('s3', 'D:d0', PS.EXITED, expected=False)
+    assert stops(actions) == [] and list(fleet.core.failure_handler.stop_applications) == ['D']
+    assert starts(fleet.run('s1', 'D:d1')) == [('s1', 'D:d2')]
+    assert fleet.core.failure_handler.pending()
+    # the start job is over: the application is stopped at once, by decreasing stop_sequence
+    actions = fleet.run('s1', 'D:d2')
+    assert stops(actions) == [('s1', 'D:d2')] and not fleet.core.failure_handler.pending()
+    assert stops(fleet.halt('s1', 'D:d2')) == [('s1', 'D:d1')]
+
+
+def test_failure_handler_deferred_while_the_application_is_being_stopped():
+    fleet = promotion_fleet(keep_running=True)
+    fleet.core.stopper.stop_process(fleet.process('C:c3'))
+    assert stops(fleet.take()) == [('s3', 'C:c3')]
+    actions = fleet.lose('s2')
+    assert starts(actions) == [] and list(fleet.core.failure_handler.restart_processes) == ['C:c1']
+    actions = fleet.halt('s3', 'C:c3')
+    assert starts(actions) == [('s1', 'C:c1')]
+
+
+def test_failure_handler_restart_application_not_started_if_not_stopped():
+    fleet, handler = handler_fleet()
+    fleet.event('s2', 'A:p1', PS.STARTING)
+    fleet.event('s2', 'A:p1', PS.RUNNING)
+    handler.add(fleet.process('A:p1'), RFS.RESTART_APPLICATION)
+    handler.trigger()
+    assert stops(fleet.take()) == [('s2', 'A:p1')]
+    # someone starts p2 while the application is stopped: the restart does not happen
+    fleet.event('s3', 'A:p2', PS.STARTING)
+    assert starts(fleet.halt('s2', 'A:p1')) == []
+
+
+def test_failure_handler_not_triggered_out_of_working_states():
+    fleet, handler = handler_fleet()
+    fleet.core.request_restart(fleet.now)
+    fleet.take()
+    assert fleet.state == S.RESTART
+    handler.add(fleet.process('A:p1'), RFS.RESTART_PROCESS)
+    assert starts(fleet.tick()) == [] and handler.pending()
+
+
+def test_restart_process_running_then_start_with_extra_args():
+    fleet, _ = handler_fleet()
+    fleet.run('s2', 'A:p0', extra_args='-a')
+    restart_process(fleet.core, fleet.process('A:p0'), SS.CONFIG, '-b')
+    actions = fleet.take()
+    assert stops(actions) == [('s2', 'A:p0')] and starts(actions) == []
+    assert start_args(fleet.halt('s2', 'A:p0')) == [('s1', 'A:p0', '-b')]
+
+
+def test_restart_process_stopped_starts_at_once():
+    fleet, _ = handler_fleet()
+    restart_process(fleet.core, fleet.process('A:p2'), SS.MOST_LOADED, '')
+    assert starts(fleet.take()) == [('s3', 'A:p2')]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Conciliation (§4.5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def conflict_fleet(strategy: CS, rfs: RFS = RFS.CONTINUE, s3_state: PS = PS.RUNNING, s3_start: float = T0 - 50,
+                   ) -> Fleet:
+    programs = {'K:p': prog(1, running_failure_strategy=rfs), 'K:q': prog(1)}
+    processes = {'s1': [info('K:p', PS.RUNNING, start=T0 - 75, extra_args='-v'), info('K:q', stop=T0 - 10)],
+                 's2': [info('K:p', PS.RUNNING, start=T0 - 100, extra_args='-v'), info('K:q', PS.RUNNING)],
+                 's3': [info('K:p', s3_state, start=s3_start, extra_args='-v')]}
+    return Fleet({'K': app(1)}, programs, processes, conciliation=strategy)
+
+
+def test_uptime():
+    fleet = conflict_fleet(CS.USER, s3_state=PS.STARTING)
+    process = fleet.process('K:p')
+    assert uptime(process, 's1', fleet.now) == 75 and uptime(process, 's2', fleet.now) == 100
+    assert uptime(process, 's3', fleet.now) == 0
+    assert uptime(process, 'unknown', fleet.now) == 0
+
+
+def test_conciliation_user_does_nothing():
+    fleet = conflict_fleet(CS.USER)
+    assert fleet.state == S.CONCILIATION and 'CONCILIATION' in published_states(fleet.deployment)
+    assert stops(fleet.deployment) == []
+    assert stops(fleet.tick(3)) == [] and fleet.state == S.CONCILIATION
+    # a user resolves the conflict
+    fleet.halt('s1', 'K:p')
+    assert fleet.state == S.CONCILIATION
+    fleet.halt('s2', 'K:p')
+    assert fleet.state == S.OPERATION
+
+
+@pytest.mark.parametrize('strategy, s3_state, s3_start, stopped', [
+    (CS.SENICIDE, PS.RUNNING, T0 - 50, ['s1', 's2']),
+    (CS.INFANTICIDE, PS.RUNNING, T0 - 50, ['s1', 's3']),
+    (CS.SENICIDE, PS.STARTING, T0 - 500, ['s1', 's2']),  # a starting copy is the youngest
+    (CS.INFANTICIDE, PS.STARTING, T0 - 500, ['s1', 's3']),
+    (CS.STOP, PS.RUNNING, T0 - 50, ['s1', 's2', 's3'])])
+def test_conciliation_stops(strategy, s3_state, s3_start, stopped):
+    fleet = conflict_fleet(strategy, s3_state=s3_state, s3_start=s3_start)
+    actions = fleet.deployment
+    assert fleet.state == S.CONCILIATION
+    assert stops(actions) == [(x, 'K:p') for x in stopped] and starts(actions) == []
+    fleet.serve(actions)
+    assert fleet.state == S.OPERATION and fleet.idle()
+    assert not fleet.core.context.conflicts()
+    kept = sorted(set(IDS) - set(stopped))
+    assert sorted(fleet.process('K:p').running_identifiers) == kept
+
+
+def test_conciliation_restart():
+    fleet = conflict_fleet(CS.RESTART)
+    actions = fleet.deployment
+    assert stops(actions) == [('s1', 'K:p'), ('s2', 'K:p'), ('s3', 'K:p')]
+    fleet.halt('s1', 'K:p')
+    fleet.halt('s2', 'K:p')
+    assert fleet.state == S.CONCILIATION
+    # started once, with the starting strategy of the application, keeping the extra arguments
+    actions = fleet.halt('s3', 'K:p')
+    assert start_args(actions) == [('s1', 'K:p', '-v')]
+    assert fleet.state == S.CONCILIATION
+    fleet.run('s1', 'K:p')
+    assert fleet.state == S.OPERATION and fleet.process('K:p').running_identifiers == {'s1'}
+
+
+@pytest.mark.parametrize('rfs', [RFS.CONTINUE, RFS.RESTART, RFS.SHUTDOWN])
+def test_conciliation_running_failure_only_stops(rfs):
+    fleet = conflict_fleet(CS.RUNNING_FAILURE, rfs)
+    done = fleet.serve(fleet.deployment)
+    assert stops(done) == [('s1', 'K:p'), ('s2', 'K:p'), ('s3', 'K:p')] and starts(done) == []
+    assert fleet.state == S.OPERATION and fleet.process('K:p').state == PS.STOPPED
+    assert not fleet.core.failure_handler.pending()
+
+
+def test_conciliation_running_failure_restart_process():
+    fleet = conflict_fleet(CS.RUNNING_FAILURE, RFS.RESTART_PROCESS)
+    done = fleet.serve(fleet.deployment)
+    assert stops(done) == [('s1', 'K:p'), ('s2', 'K:p'), ('s3', 'K:p')]
+    assert start_args(done) == [('s1', 'K:p', '-v')]
+    assert fleet.state == S.OPERATION and fleet.process('K:p').running_identifiers == {'s1'}
+
+
+def test_conciliation_running_failure_stop_application():
+    fleet = conflict_fleet(CS.RUNNING_FAILURE, RFS.STOP_APPLICATION)
+    done = fleet.serve(fleet.deployment)
+    assert stops(done) == [('s1', 'K:p'), ('s2', 'K:p'), ('s3', 'K:p'), ('s2', 'K:q')] and starts(done) == []
+    assert fleet.application('K').state == ApplicationStates.STOPPED and fleet.state == S.OPERATION
+
+
+def test_conciliation_running_failure_restart_application():
+    fleet = conflict_fleet(CS.RUNNING_FAILURE, RFS.RESTART_APPLICATION)
+    done = fleet.serve(fleet.deployment)
+    assert stops(done) == [('s1', 'K:p'), ('s2', 'K:p'), ('s3', 'K:p'), ('s2', 'K:q')]
+    assert starts(done) == [('s1', 'K:p'), ('s1', 'K:q')]
+    assert fleet.state == S.OPERATION
+
+
+def test_conciliation_on_request():
+    fleet = conflict_fleet(CS.USER)
+    conciliate(fleet.core, CS.INFANTICIDE, fleet.core.context.conflicts())
+    assert stops(fleet.take()) == [('s1', 'K:p'), ('s3', 'K:p')]
+
+
+def test_unmanaged_conflicts_are_not_conciliated():
+    processes = {x: [info('U:u', PS.RUNNING)] for x in IDS}
+    fleet = Fleet({}, {}, processes, conciliation=CS.STOP)
+    assert fleet.state == S.OPERATION and stops(fleet.deployment) == []
+
+
+def test_conflict_appearing_in_operation():
+    fleet = Fleet({'K': app(1)}, {'K:p': prog(1)}, everywhere(['K:p'], stop=T0 - 10), conciliation=CS.SENICIDE)
+    assert fleet.state == S.OPERATION
+    fleet.run('s2', 'K:p')
+    assert fleet.state == S.OPERATION
+    actions = fleet.event('s3', 'K:p', PS.STARTING)
+    # the starting copy is the youngest: the copy of s2 is stopped
+    assert fleet.state == S.CONCILIATION and stops(actions) == [('s2', 'K:p')]
+    fleet.event('s3', 'K:p', PS.RUNNING)
+    fleet.halt('s2', 'K:p')
+    assert fleet.state == S.OPERATION
+
+
+def test_restart_application_program_that_cannot_start():
+    programs = {'R:r1': prog(1, running_failure_strategy=RFS.RESTART_APPLICATION), 'R:r2': prog(1)}
+    fleet = Fleet({'R': app(1)}, programs, {'s2': infos(list(programs))})
+    assert starts(fleet.deployment) == [('s2', 'R:r1'), ('s2', 'R:r2')]
+    fleet.event('s2', 'R:r1', PS.STARTING)
+    fleet.event('s2', 'R:r1', PS.BACKOFF)
+    actions = fleet.event('s2', 'R:r1', PS.FATAL, expected=False)
+    # a real crash: the application restart waits for the end of the start job
+    assert stops(actions) == [] and list(fleet.core.failure_handler.restart_applications) == ['R']
+    actions = fleet.run('s2', 'R:r2')
+    assert stops(actions) == [('s2', 'R:r2')]
+    assert starts(fleet.halt('s2', 'R:r2')) == [('s2', 'R:r1'), ('s2', 'R:r2')]
+
+
+def test_no_resource_restart_aborts_the_other_applications_of_the_group():
+    programs = {'Q:q1': prog(1, identifiers=['s3'], running_failure_strategy=RFS.RESTART), 'P:p': prog(1)}
+    fleet = Fleet({'Q': app(1), 'P': app(1)}, programs, {'s2': infos(['Q:q1', 'P:p'])})
+    assert fleet.state == S.RESTART
+    assert starts(fleet.deployment) == []
+
+
+def test_slave_does_not_handle_failures():
+    programs = {'Y:y1': prog(1, running_failure_strategy=RFS.STOP_APPLICATION),
+                'Y:y2': prog(1, running_failure_strategy=RFS.RESTART_PROCESS),
+                'Y:y3': prog(1, running_failure_strategy=RFS.SHUTDOWN), 'Y:y4': prog(1)}
+    lists = everywhere(list(programs), identifiers=('s1', 's2', 's3'), stop=T0 - 10)
+    for namespec in ('Y:y1', 'Y:y3', 'Y:y4'):
+        with_state(lists, 's3', namespec, PS.RUNNING)
+    with_state(lists, 's1', 'Y:y2', PS.RUNNING)
+    fleet = Fleet({'Y': app(1)}, programs, lists, identifiers=('s2', 's1', 's3'))
+    assert fleet.core.master == 's1' and not fleet.core.is_master
+    actions = fleet.event('s3', 'Y:y1', PS.FATAL, expected=False)
+    actions += fleet.event('s3', 'Y:y3', PS.FATAL, expected=False)
+    actions += fleet.lose('s1')
+    assert stops(actions) == [] and starts(actions) == [] and not fleet.core.failure_handler.pending()
+    assert fleet.state == S.INITIALIZATION  # the Master is lost
+
+
+def test_deferred_process_restart_of_a_removed_application():
+    fleet = conflict_fleet(CS.RUNNING_FAILURE, RFS.RESTART_PROCESS)
+    assert stops(fleet.deployment) == [('s1', 'K:p'), ('s2', 'K:p'), ('s3', 'K:p')]
+    assert list(fleet.core.failure_handler.restart_processes) == ['K:p']
+    # the group is removed everywhere before the stops complete
+    fleet.core.on_local_process_removed('K', '*', fleet.now)
+    for identifier in ('s2', 's3'):
+        fleet.core.on_message(identifier, IM.PROCESS_REMOVED, {'group': 'K', 'name': '*'}, fleet.now)
+    assert 'K' not in fleet.core.context.applications
+    actions = fleet.take() + fleet.tick()
+    assert starts(actions) == [] and not fleet.core.failure_handler.pending()
+    assert fleet.idle() and fleet.state == S.OPERATION
