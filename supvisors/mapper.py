@@ -93,13 +93,15 @@ class SupvisorsMapper:
     def _get_node_key(self, host: str) -> Optional[str]:
         """ First IP address of the host, None if it cannot be resolved. """
         if host not in self._resolved:
-            try:
-                _, _, addresses = self.resolver(host)
-            except (OSError, UnicodeError, ValueError):
-                addresses = []
-            if not addresses and _is_ipv4(host):
-                # an address needs no name service to designate a node (0.15 required a reverse resolution)
+            if _is_ipv4(host):
+                # an address designates its node without any name service: a reverse lookup would return that
+                # same address first (0.15 required it to succeed, and it can stall when DNS is unreachable)
                 addresses = [host]
+            else:
+                try:
+                    _, _, addresses = self.resolver(host)
+                except (OSError, UnicodeError, ValueError):
+                    addresses = []
             if not addresses:
                 self.logger.error(f'get_node_names: unknown host {host}')
                 return None
