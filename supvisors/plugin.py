@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from .adapters.process_control import DisabilitiesStore, patch_supervisor
 from .adapters.runtime import SupvisorsRuntime
-from .adapters.supervisor_config import read_programs
+from .adapters.supervisor_config import LocalPrograms
 from .core.engine import SupvisorsCore
 from .core.instances import InstanceStatus
 from .logger import create_logger
@@ -74,11 +74,9 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     options, records = parse_options(config, here)
     for level, message in records:
         getattr(logger, level, logger.error)(message)
-    # 3. the configuration is read again for what Supervisor does not keep: programs and process indexes
-    try:
-        programs = read_programs(server_options.configfile)
-    except ValueError as exc:
-        raise _fatal(str(exc), logger) from None
+    # 3. what Supervisor does not keep (program of each process, index in the program) is read again from the
+    #    configuration, but only when first needed
+    programs = LocalPrograms(server_options.configfile, logger)
     # 4. the INET HTTP server gives the local port and credentials; the disabilities file is read (fatal if invalid)
     http_port, username, password = _inet_server(supervisord)
     disabilities = DisabilitiesStore(options.disabilities_file, logger)
@@ -86,7 +84,7 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
         disabilities.load()
     except ValueError as exc:
         raise _fatal(f'disabilities_file: {exc}', logger) from None
-    disabilities.set_defaults(programs.programs)
+
     # 5. supvisors_list and local identification: any error is fatal
     try:
         mapper = SupvisorsMapper(options.supvisors_list, http_port, options.internal_port, options.event_port,
@@ -95,7 +93,8 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
         raise _fatal(f"supvisors_list: {exc}", logger) from None
     # 6. rules files: never fatal (no rules at all when any file fails)
     parser = load_rules(options.rules_files, mapper.identifiers, logger)
-    resolver = RulesResolver(parser, options.starting_strategy, mapper.identifiers, programs.table, logger)
+    resolver = RulesResolver(parser, options.starting_strategy, mapper.identifiers, logger,
+                             programs.index_of, lambda group, name: _autorestart(supervisord, group, name))
     instances = [InstanceStatus(x.identifier, x.host_name, x.http_port, x.node_key)
                  for x in mapper.instances.values()]
     core = SupvisorsCore(mapper.local_identifier, instances, mapper.core_identifiers(options.core_identifiers),
@@ -103,6 +102,13 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
                          Context(resolver, logger))
     logger.info(f'Supvisors: local instance {mapper.local_identifier}, instances {mapper.identifiers}')
     runtime = SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
-    runtime.programs = programs
+    runtime.local_programs = programs
     runtime.disabilities = disabilities
     return runtime
+
+
+def _autorestart(supervisord, group: str, process: str):
+    """ The autorestart setting of a local process (None when it is not configured locally). """
+    group_object = supervisord.process_groups.get(group)
+    process_object = group_object.processes.get(process) if group_object else None
+    return process_object.config.autorestart if process_object else None

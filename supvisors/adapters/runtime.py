@@ -82,7 +82,7 @@ class SupvisorsRuntime:
         self.wake_w: Optional[socket.socket] = None
         self.dispatcher: Optional[WakeUpDispatcher] = None
         self.event_publisher = None
-        self.programs = None
+        self.local_programs = None  # LocalPrograms, read from the configuration when first needed
         self.disabilities = None
         self.stopped = False
         self._processing = False
@@ -103,6 +103,7 @@ class SupvisorsRuntime:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix='supvisors-rpc')
         self.event_publisher = create_event_publisher(self.options.event_link, self.mapper.local_instance.event_port,
                                                       self.logger)
+        self.core.notifications = self.event_publisher is not None
         local = self.mapper.local_instance
         peers = {identifier: (instance.host_name, instance.internal_port)
                  for identifier, instance in self.mapper.instances.items() if identifier != local.identifier}
@@ -152,35 +153,34 @@ class SupvisorsRuntime:
             return
         self.run(self.core.on_local_process_removed, event.group, '*')
 
+    @property
+    def programs(self):
+        """ The program table (read now if it was not yet), with every program defaulted in the disabilities. """
+        info = self.local_programs.info
+        if self.disabilities is not None:
+            self.disabilities.set_defaults(info.programs)
+        return info
+
     def _prepare_processes(self, groups) -> None:
         for group in groups:
             self.prepare_processes(group.processes.values())
 
     def prepare_processes(self, processes) -> None:
         """ Supvisors' attributes of Supervisor processes: disabled flag from the file, no extra arguments. """
+        any_disabled = bool(self.disabilities and any(self.disabilities.mapping.values()))
         for process in processes:
-            group_name = process.group.config.name
-            program = self.programs.program_of(group_name, process.config.name) if self.programs \
-                else process.config.name
             if not hasattr(process, 'disabled'):
-                process.disabled = bool(self.disabilities and self.disabilities.is_disabled(program))
+                process.disabled = False
+                if any_disabled:  # the program names are needed only then
+                    program = self.programs.program_of(process.group.config.name, process.config.name)
+                    process.disabled = self.disabilities.is_disabled(program)
             if not hasattr(process, 'extra_args'):
                 process.extra_args = ''
 
     def _refresh_programs(self) -> None:
-        """ The configuration may have changed (supervisorctl update): learn the new programs. """
-        try:
-            from .supervisor_config import read_programs
-            programs = read_programs(self.supervisord.options.configfile)
-            # keep the same objects (shared with the resolver), updated in place
-            self.programs.table.clear()
-            self.programs.table.update(programs.table)
-            self.programs.programs.clear()
-            self.programs.programs.update(programs.programs)
-            if self.disabilities is not None:
-                self.disabilities.set_defaults(programs.programs)
-        except ValueError as exc:
-            self.logger.error(f'SupvisorsRuntime: {exc}')
+        """ The configuration may have changed (supervisorctl update): read it again when next needed. """
+        if self.local_programs is not None:
+            self.local_programs.invalidate()
 
     # ------------------------------------------------------------------ cross-thread channel
     def _deliver(self, event: Any) -> None:

@@ -87,6 +87,7 @@ class SupvisorsCore:
         self.failure_handler = FailureHandler(self)
         self.forced_redeploy = False  # restart_sequence: every auto-started application is planned
         self.deployment_count = 0  # entries in DEPLOYMENT (restart_sequence waits for the next one)
+        self.notifications = True  # build event-interface payloads (off when no event publisher exists)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -424,6 +425,8 @@ class SupvisorsCore:
             self.outbox.append(act.DisableAutorestart(namespec))
 
     def _notify_all(self, notifications) -> None:
+        if not self.notifications:
+            return
         for topic, payload in notifications:
             self.outbox.append(act.Notify(topic, payload))
 
@@ -684,11 +687,15 @@ class SupvisorsCore:
                 'starting_jobs': local.starting_jobs, 'stopping_jobs': local.stopping_jobs}
 
     def _notify_supvisors(self) -> None:
+        if not self.notifications:
+            return
         payload = self.supvisors_state()
         if payload != self._published_supvisors:
             self._published_supvisors = payload
             self.outbox.append(act.Notify('supvisors', payload))
 
     def _notify_instance(self, identifier: str) -> None:
+        if not self.notifications:
+            return
         self.outbox.append(act.Notify('instance', self.instance_info(identifier)))
 

@@ -307,7 +307,7 @@ class Starter(_Engine):
                 self.logger.debug(f'Starter: {command.process.namespec} already running')
 
     def _load_view(self) -> LoadView:
-        running = {x: self.core.context.loading(x) for x in self.core.identifiers}
+        running = self.core.context.loadings()
         view = LoadView(self.core.node_of, running)
         for job in self.current.values():
             for command in job.commands():

@@ -40,6 +40,16 @@ class Context:
     def conflicts(self) -> List[ProcessStatus]:
         return [process for application in self.applications.values() for process in application.conflicts()]
 
+    def loadings(self) -> Dict[str, int]:
+        """ The loading of every instance, in one pass over the processes. """
+        loads: Dict[str, int] = {}
+        for process in self.processes():
+            load = process.rules.expected_loading
+            if load and process.running():
+                for identifier in process.running_identifiers:
+                    loads[identifier] = loads.get(identifier, 0) + load
+        return loads
+
     def loading(self, identifier: str) -> int:
         """ Sum of the expected loading of the processes running on the instance. """
         return sum(process.rules.expected_loading for process in self.processes()

@@ -4,24 +4,31 @@ Pure: what comes from supervisord (each local process's program index and autore
 table, and the processes whose autorestart must be disabled locally are collected for the adapter to apply.
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 from ..rules.parser import resolve_application_rules, resolve_process_rules
 from ..ttypes import StartingStrategies, make_namespec
 
-# (group, process) -> (program name, process index in the program, autorestart setting)
-ProgramTable = Dict[Tuple[str, str], Tuple[str, int, object]]
+# (group, process) -> local value, or None when the process is not configured locally
+LocalLookup = Callable[[str, str], Optional[object]]
+
+
+def _unknown(group: str, process: str) -> None:
+    return None
 
 
 class RulesResolver:
 
-    def __init__(self, parser, default_strategy: StartingStrategies, identifiers: List[str],
-                 program_table: ProgramTable, logger):
+    def __init__(self, parser, default_strategy: StartingStrategies, identifiers: List[str], logger,
+                 index_of: LocalLookup = _unknown, autorestart_of: LocalLookup = _unknown):
+        """ index_of: position of a local process in its program (only asked for '#' rules);
+        autorestart_of: its autorestart setting. """
         self.parser = parser
         self.default_strategy = default_strategy
         self.identifiers = identifiers
-        self.program_table = program_table
         self.logger = logger
+        self.index_of = index_of
+        self.autorestart_of = autorestart_of
         self.autorestart_changes: List[str] = []
 
     def application_rules(self, application_name: str):
@@ -29,12 +36,10 @@ class RulesResolver:
                                          self.logger)
 
     def process_rules(self, application_name: str, process_name: str, application_rules):
-        local = self.program_table.get((application_name, process_name))
-        index: Optional[int] = local[1] if local else None
-        autorestart = local[2] if local else None
-        rules, disable_autorestart = resolve_process_rules(self.parser, application_name, process_name,
-                                                           application_rules, index, autorestart,
-                                                           self.identifiers, self.logger)
+        rules, disable_autorestart = resolve_process_rules(
+            self.parser, application_name, process_name, application_rules,
+            lambda: self.index_of(application_name, process_name), self.autorestart_of(application_name, process_name),
+            self.identifiers, self.logger)
         if disable_autorestart:
             self.autorestart_changes.append(make_namespec(application_name, process_name))
         return rules
@@ -48,7 +53,7 @@ class DefaultResolver(RulesResolver):
     """ No rules files: every application unmanaged, default rules (the state machine alone in tests). """
 
     def __init__(self):
-        super().__init__(None, StartingStrategies.CONFIG, [], {}, _NullLogger())
+        super().__init__(None, StartingStrategies.CONFIG, [], _NullLogger())
 
 
 class _NullLogger:

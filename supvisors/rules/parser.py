@@ -430,7 +430,8 @@ def _resolve_application_hash(rules: ApplicationRules, application_name: str, id
 
 
 def resolve_process_rules(parser: Optional[RulesParser], application_name: str, process_name: str,
-                          application_rules: ApplicationRules, process_index: Optional[int],
+                          application_rules: ApplicationRules,
+                          process_index: Union[Optional[int], Callable[[], Optional[int]]],
                           autorestart: Optional[bool], identifiers: List[str],
                           logger: Any) -> Tuple[ProcessRules, bool]:
     """ Rules of a process, computed once when the process is first known.
@@ -464,6 +465,8 @@ def resolve_process_rules(parser: Optional[RulesParser], application_name: str, 
         force_autorestart = True
     if rules.hash_identifiers:
         ref = _hash_reference(rules, identifiers)
+        if callable(process_index):
+            process_index = process_index()  # looked up only when needed
         if process_index is None or not ref:
             logger.error(f'RulesParser: cannot apply "#" to unknown program={namespec}')
             rules.start_sequence = 0

@@ -690,3 +690,19 @@ def test_stop_is_prompt_and_closes_the_port(pair, raw_clients):
     wait_until(lambda: node_b.events.received('A'), what='last frame on B')
     # stopping twice is harmless
     node_a.bus.stop()
+
+
+def test_fast_xmlrpc_loads_matches_the_standard_library():
+    import xmlrpc.client
+    from supvisors.adapters.peers import fast_loads
+    value = [{'name': 'a&b <c>', 'state': 20, 'now': 1.5, 'expected': True, 'empty': '', 'list': [1, 'x', False],
+              'nested': {'k': -3}}, 'plain', 2 ** 31 - 1]
+    data = xmlrpc.client.dumps((value,), methodresponse=True).encode()
+    assert fast_loads(data) == xmlrpc.client.loads(data)[0]
+    fault = xmlrpc.client.dumps(xmlrpc.client.Fault(10, 'BAD_NAME: x'), methodresponse=True).encode()
+    with pytest.raises(xmlrpc.client.Fault) as exc:
+        fast_loads(fault)
+    assert (exc.value.faultCode, exc.value.faultString) == (10, 'BAD_NAME: x')
+    untyped = b'<?xml version="1.0"?><methodResponse><params><param><value>text</value></param></params>' \
+              b'</methodResponse>'
+    assert fast_loads(untyped) == ('text',)
