@@ -3,7 +3,6 @@
 import io
 import os
 import shlex
-import sys
 from typing import Dict, Tuple
 
 import pytest
@@ -183,7 +182,7 @@ def test_generated_program_options(tmp_path):
                     for config in group.process_configs}
         run = run_dir(instance.workdir)
         assert settings[COMMON_DATA_BUS].autostart is True
-        assert configs[COMMON_DATA_BUS] == [sys.executable, os.path.join(BIN_DIR, 'data_bus.py'),
+        assert configs[COMMON_DATA_BUS] == ['/bin/bash', os.path.join(BIN_DIR, 'data_bus.sh'),
                                             os.path.join(run, 'common_data_bus.ready'), '0.3']
         for name, config in settings.items():
             assert (config.stopwaitsecs, config.stopasgroup, config.killasgroup) == (2, True, True)
@@ -195,21 +194,21 @@ def test_generated_program_options(tmp_path):
             else:
                 assert config.startsecs == 3
         flag = os.path.join(run, 'internal_data_bus_02.ready')
-        assert configs['scen2_internal_data_bus_02'][1:] == [os.path.join(BIN_DIR, 'data_bus.py'), flag, '0.3']
-        assert configs['scen2_check_internal_data_bus_02'][1:] == [os.path.join(BIN_DIR, 'check_data_bus.py'),
+        assert configs['scen2_internal_data_bus_02'][1:] == [os.path.join(BIN_DIR, 'data_bus.sh'), flag, '0.3']
+        assert configs['scen2_check_internal_data_bus_02'][1:] == [os.path.join(BIN_DIR, 'check_data_bus.sh'),
                                                                    flag, '30.0']
         if instance.identifier.startswith('server_'):
-            assert configs['scen2_check_common_data_bus_01'][1:] == [os.path.join(BIN_DIR, 'check_data_bus.py'),
+            assert configs['scen2_check_common_data_bus_01'][1:] == [os.path.join(BIN_DIR, 'check_data_bus.sh'),
                                                                      os.path.join(run, 'common_data_bus.ready'),
                                                                      '30.0']
-            assert configs['scen2_config_manager_01'][1:] == [os.path.join(BIN_DIR, 'service.py')]
+            assert configs['scen2_config_manager_01'][1:] == [os.path.join(BIN_DIR, 'service.sh')]
         else:
-            assert configs['scen2_sensor_view_01'][1:] == [os.path.join(BIN_DIR, 'service.py')]
+            assert configs['scen2_sensor_view_01'][1:] == [os.path.join(BIN_DIR, 'service.sh')]
 
 
 def test_bin_scripts_are_executable():
-    for script in ('data_bus.py', 'check_data_bus.py', 'service.py'):
+    for script in ('data_bus.sh', 'check_data_bus.sh', 'service.sh'):
         path = os.path.join(BIN_DIR, script)
         assert os.access(path, os.X_OK)
         with open(path) as stream:
-            assert stream.readline() == '#!/usr/bin/env python3\n'
+            assert stream.readline() == '#!/bin/bash\n'

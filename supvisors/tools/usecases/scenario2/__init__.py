@@ -21,7 +21,6 @@ Usage::
 
 import os
 import shlex
-import sys
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from supvisors.tools.localfleet import LocalFleet
@@ -34,9 +33,9 @@ __all__ = ['SRV_PROGRAMS', 'HCI_PROGRAMS', 'SRV_APPLICATION_PATTERN', 'HCI_APPLI
            'scenario2_rules', 'common_programs', 'server_programs', 'console_programs', 'scenario2_fleet']
 
 BIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bin')
-DATA_BUS_SCRIPT = 'data_bus.py'
-CHECK_SCRIPT = 'check_data_bus.py'
-SERVICE_SCRIPT = 'service.py'
+DATA_BUS_SCRIPT = 'data_bus.sh'
+CHECK_SCRIPT = 'check_data_bus.sh'
+SERVICE_SCRIPT = 'service.sh'
 
 # default delay before a data bus declares itself ready, and default patience of the check programs
 DATA_BUS_DELAY = 0.3
@@ -223,7 +222,8 @@ def _quote(word: str) -> str:
 
 
 def _command(script: str, *args: object) -> str:
-    words = [sys.executable, os.path.join(BIN_DIR, script)] + [str(arg) for arg in args]
+    # light shell scripts, as in the use case: hundreds of them start in a large fleet
+    words = ['/bin/bash', os.path.join(BIN_DIR, script)] + [str(arg) for arg in args]
     return ' '.join(_quote(word) for word in words)
 
 
