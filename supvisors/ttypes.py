@@ -119,6 +119,9 @@ class InternalMessages(IntEnum):
     PROCESS_DISABILITY = 5
     STATISTICS = 6
     STATE = 7
+    # the handshake over the bus (a request from a subscriber, the answer to that subscriber only)
+    CHECK_REQUEST = 8
+    CHECK_ANSWER = 9
 
 
 # Supervisor logger levels (description -> value), in the order used by change_log_level fault texts

@@ -19,7 +19,8 @@ from supervisor.rpcinterface import SupervisorNamespaceRPCInterface
 from supervisor.xmlrpc import RPCError
 
 from ..bus import framing
-from ..bus.node import BusFailure, InternalBus, LocalTick, PeerConnected, PeerDown, Received
+from ..bus.node import (BusFailure, CheckRequested, InternalBus, LocalTick, PeerConnected, PeerDown, Received,
+                        RequestFailed)
 from ..core import actions as act
 from ..core.engine import SupvisorsCore
 from ..ttypes import InternalMessages
@@ -217,6 +218,10 @@ class SupvisorsRuntime:
                 core.on_local_process_event(event.payload, now)
             elif isinstance(event, PeerDown):
                 core.on_peer_down(event.identifier, now)
+            elif isinstance(event, CheckRequested):
+                self._answer_check(event)
+            elif isinstance(event, RequestFailed):
+                self._xmlrpc_check(event.identifier, event.body)
             elif isinstance(event, PeerConnected):
                 self.logger.debug(f'SupvisorsRuntime: connected to {event.identifier}')
             elif isinstance(event, BusFailure):
@@ -311,9 +316,32 @@ class SupvisorsRuntime:
             self.queue.append(act.CheckResult(action.identifier, action.check_id, True, self.core.master,
                                               process_list=process_list))
             return
-        instance = self.mapper.instances[action.identifier]
-        if self.pool is None:
+        # over the bus: the answer comes on the link, in order with the events that follow it
+        frame = framing.encode(InternalMessages.CHECK_REQUEST, self.mapper.local_identifier,
+                               {'check_id': action.check_id})
+        self.bus.request(action.identifier, frame, action.check_id)
+
+    def _answer_check(self, event: CheckRequested) -> None:
+        """ A peer asks for the handshake answer: the state of this instance and its processes. """
+        try:
+            check_id = int(event.body['check_id'])
+        except (KeyError, TypeError, ValueError):
+            self.logger.warn(f'SupvisorsRuntime: invalid check request from {event.identifier}: {event.body!r}')
             return
+        body = self.core.check_answer(event.identifier, check_id)
+        try:
+            body['process_list'] = self.local.all_process_info()
+        except RPCError:
+            body['process_list'] = []
+        self.bus.send_to(event.link_id,
+                         framing.encode(InternalMessages.CHECK_ANSWER, self.mapper.local_identifier, body))
+
+    def _xmlrpc_check(self, identifier: str, check_id: int) -> None:
+        """ The link to the peer is not up: question it over XML-RPC instead. """
+        instance = self.mapper.instances.get(identifier)
+        if instance is None or self.pool is None:
+            return
+        action = act.CheckInstance(identifier, check_id)
         future = self.pool.submit(self.peers.handshake, self.mapper.local_identifier, action.identifier,
                                   instance.host_name, instance.http_port, action.check_id)
 

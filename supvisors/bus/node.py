@@ -57,6 +57,21 @@ class BusFailure:
     reason: str
 
 
+@dataclass
+class CheckRequested:
+    """ A subscriber asks for the handshake answer of this instance (to be sent with send_to(link_id)). """
+    link_id: int
+    identifier: str
+    body: Any
+
+
+@dataclass
+class RequestFailed:
+    """ A request could not be sent to a peer (link not connected). """
+    identifier: str
+    body: Any
+
+
 DOWN_ERRORS = (errno.ECONNREFUSED, errno.ECONNRESET)
 MAX_BACKLOG = 64 * 1024 * 1024  # bytes queued to one slow client before it is dropped
 MAX_LOGGED_GARBAGE = 20  # per connection, to keep a flood of garbage out of the log
@@ -74,6 +89,7 @@ class _Link:
         self.last_heartbeat = now
         self.garbage_logged = 0
         self.closed = False
+        self.link_id = 0
 
 
 class _Peer:
@@ -111,6 +127,9 @@ class InternalBus(threading.Thread):
         self.server: Optional[socket.socket] = None
         self.clients: Dict[socket.socket, _Link] = {}
         self.outgoing: Deque[Tuple[bytes, Optional[str]]] = deque()
+        self.targeted: Deque[Tuple[int, bytes]] = deque()  # frames for one publisher client
+        self.requests: Deque[Tuple[str, bytes, Any]] = deque()  # frames for one peer (subscriber side)
+        self.link_ids = 0
         self.pending_isolations: Deque[str] = deque()
         self.sticky_frames: Dict[str, Tuple[int, bytes]] = {}
         self.sticky_counter = 0
@@ -129,6 +148,17 @@ class InternalBus(threading.Thread):
         The last frame of each sticky kind (e.g. the last tick, the last state) is replayed to new subscribers.
         """
         self.outgoing.append((frame, sticky))
+        self._wake()
+
+    def send_to(self, link_id: int, frame: bytes) -> None:
+        """ Queue a frame for one publisher client only, in order with the published frames. """
+        self.outgoing.append((b'', None))  # keeps the order: targeted frames are sent at their turn
+        self.targeted.append((link_id, frame))
+        self._wake()
+
+    def request(self, identifier: str, frame: bytes, body: Any = None) -> None:
+        """ Send a frame to the publisher of a peer; RequestFailed is delivered if the link is not up. """
+        self.requests.append((identifier, frame, body))
         self._wake()
 
     def isolate(self, identifiers: Iterable[str]) -> None:
@@ -253,6 +283,8 @@ class InternalBus(threading.Thread):
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = _Link(sock, f'{address[0]}:{address[1]}', now)
+            self.link_ids += 1
+            link.link_id = self.link_ids
             self.clients[sock] = link
             self.selector.register(sock, selectors.EVENT_READ, ('client', None))
             for _, frame in sorted(self.sticky_frames.values()):
@@ -268,11 +300,13 @@ class InternalBus(threading.Thread):
         if mask & selectors.EVENT_READ:
             for payload in self._receive(link) or []:
                 try:
-                    code, sender, _ = framing.decode(payload)
+                    code, sender, body = framing.decode(payload)
                 except framing.MessageError as exc:
                     self._log_garbage(link, str(exc))
                     continue
-                if code != InternalMessages.HEARTBEAT:
+                if code == InternalMessages.CHECK_REQUEST:
+                    self._safe_deliver(CheckRequested(link.link_id, sender, body))
+                elif code != InternalMessages.HEARTBEAT:
                     self._log_garbage(link, f'unexpected message code={code} from {sender}')
         if link.closed:
             self._close_client(sock)
@@ -434,8 +468,23 @@ class InternalBus(threading.Thread):
         return True
 
     def _process_outgoing(self) -> None:
+        while self.requests:
+            identifier, frame, body = self.requests.popleft()
+            peer = self.peers.get(identifier)
+            if peer is None or peer.link is None or peer.connecting or peer.isolated:
+                self._safe_deliver(RequestFailed(identifier, body))
+            else:
+                self._queue(peer.link, frame, ('peer', peer))
         while self.outgoing:
             frame, sticky = self.outgoing.popleft()
+            if not frame:
+                link_id, frame = self.targeted.popleft()
+                for sock, link in list(self.clients.items()):
+                    if link.link_id == link_id:
+                        self._queue(link, frame, ('client', None))
+                        if link.closed:
+                            self._close_client(sock)
+                continue
             if sticky:
                 self.sticky_counter += 1
                 self.sticky_frames[sticky] = (self.sticky_counter, frame)

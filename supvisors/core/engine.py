@@ -186,6 +186,8 @@ class SupvisorsCore:
                 self._on_state(identifier, body)
             elif code == InternalMessages.PROCESS:
                 self._on_process_event(identifier, body)
+            elif code == InternalMessages.CHECK_ANSWER:
+                self._on_check_answer(identifier, body)
             elif code == InternalMessages.PROCESS_ADDED:
                 if self.instances[identifier].state == IS.RUNNING:
                     self._load_processes(identifier, list(body))
@@ -223,8 +225,31 @@ class SupvisorsCore:
             self._evaluate()
             self._post_event()
 
+    def check_answer(self, requester: str, check_id: Any) -> Dict[str, Any]:
+        """ What the handshake tells a peer (over the bus): the Master, how it is seen, the local state. The
+        process list is added by the caller. """
+        seen = self.instances.get(requester)
+        local = self.local
+        return {'check_id': check_id, 'master': self.master,
+                'statecode': seen.state.value if seen else IS.UNKNOWN.value,
+                'fsm_statecode': local.fsm_state.value, 'starting_jobs': local.starting_jobs,
+                'stopping_jobs': local.stopping_jobs}
+
+    def _on_check_answer(self, identifier: str, body: Dict[str, Any]) -> None:
+        authorized = int(body['statecode']) not in (IS.ISOLATING, IS.ISOLATED)
+        process_list = body.get('process_list')
+        result = act.CheckResult(identifier, int(body['check_id']), authorized, str(body.get('master') or ''),
+                                 int(body['fsm_statecode']), bool(body['starting_jobs']), bool(body['stopping_jobs']),
+                                 list(process_list) if authorized and isinstance(process_list, list) else None)
+        self._apply_check_result(result)
+
     def on_check_result(self, result: act.CheckResult, now: float) -> None:
         self.now = now
+        self._apply_check_result(result)
+        self._evaluate()
+        self._post_event()
+
+    def _apply_check_result(self, result: act.CheckResult) -> None:
         status = self.instances.get(result.identifier)
         if status is None or status.state != IS.CHECKING or status.check_id != result.check_id:
             return  # obsolete handshake
@@ -247,8 +272,6 @@ class SupvisorsCore:
             if result.process_list is not None:
                 self._load_processes(identifier, result.process_list)
             self.logger.info(f'SupvisorsCore.on_check_result: Supvisors instance {identifier} is RUNNING')
-        self._evaluate()
-        self._post_event()
 
     def on_local_process_event(self, payload: Dict[str, Any], now: float) -> None:
         """ A state change of a local process: apply it here and publish it to the others. """
@@ -455,6 +478,7 @@ class SupvisorsCore:
         self.last_check_id += 1
         status.check_id = self.last_check_id
         status.state_received = False
+        status.check_counter = self.local_counter
         self.outbox.append(act.CheckInstance(identifier, status.check_id))
 
     def _periodic_check(self) -> None:
@@ -467,6 +491,10 @@ class SupvisorsCore:
                 if self.local_counter - status.local_sequence_counter > self.inactivity_ticks:
                     self.logger.warn(f'SupvisorsCore: Supvisors instance {identifier} is inactive')
                     self._invalidate(identifier, process_impact=True)
+                elif status.state == IS.CHECKING and self.local_counter - status.check_counter > 2:
+                    # the instance ticks but its answer did not come (link broken meanwhile): ask again
+                    self.logger.info(f'SupvisorsCore: no handshake answer from {identifier}: asking again')
+                    self._check(identifier)
             elif status.state == IS.UNKNOWN and synchro_over:
                 self.logger.warn(f'SupvisorsCore: Supvisors instance {identifier} not heard of'
                                  f' within synchro_timeout')

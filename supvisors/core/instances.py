@@ -46,6 +46,7 @@ class InstanceStatus:
         self.stopping_jobs = False
         self.check_id = 0  # id of the handshake in progress (results of older ones are ignored)
         self.state_received = False  # a state message arrived since the handshake began (its answer is older)
+        self.check_counter = 0  # local tick counter when the handshake began (a lost answer is asked again)
 
     @property
     def in_isolation(self) -> bool:

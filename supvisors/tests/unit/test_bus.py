@@ -13,7 +13,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import pytest
 
 from supvisors.bus import framing
-from supvisors.bus.node import BusFailure, InternalBus, LocalTick, PeerConnected, PeerDown, Received
+from supvisors.bus.node import (BusFailure, CheckRequested, InternalBus, LocalTick, PeerConnected, PeerDown, Received,
+                                RequestFailed)
 from supvisors.ttypes import InternalMessages
 from supvisors.tests.unit.fakes import FakeLogger
 
@@ -706,3 +707,28 @@ def test_fast_xmlrpc_loads_matches_the_standard_library():
     untyped = b'<?xml version="1.0"?><methodResponse><params><param><value>text</value></param></params>' \
               b'</methodResponse>'
     assert fast_loads(untyped) == ('text',)
+
+
+def test_check_request_and_targeted_answer(pair, make_node):
+    """ A subscriber asks a publisher; the answer goes to that subscriber only, in order with the broadcasts. """
+    node_a, node_b = pair
+    port_c = free_port()
+    node_c = make_node('C', port_c, {'A': node_a.port})
+    wait_until(lambda: node_c.events.of(PeerConnected, identifier='A'), what='C connected to A')
+    node_b.bus.request('A', frame(IM.CHECK_REQUEST, 'B', {'check_id': 7}), 7)
+    requested = wait_until(lambda: node_a.events.of(CheckRequested, identifier='B'), what='request received')
+    assert requested[0].body == {'check_id': 7}
+    node_a.publish(IM.PROCESS, {'n': 1})
+    node_a.bus.send_to(requested[0].link_id, frame(IM.CHECK_ANSWER, 'A', {'check_id': 7}))
+    node_a.publish(IM.PROCESS, {'n': 2})
+    wait_until(lambda: len(node_b.events.received('A', IM.PROCESS)) == 2, what='broadcasts to B')
+    wait_until(lambda: len(node_c.events.received('A', IM.PROCESS)) == 2, what='broadcasts to C')
+    assert [(e.code, e.body) for e in node_b.events.of(Received, identifier='A') if e.code != IM.TICK] == \
+        [(IM.PROCESS, {'n': 1}), (IM.CHECK_ANSWER, {'check_id': 7}), (IM.PROCESS, {'n': 2})]
+    assert node_c.events.received('A', IM.CHECK_ANSWER) == []
+
+
+def test_request_to_a_peer_not_connected_fails(make_node):
+    node = make_node('A', free_port(), {'B': free_port()})
+    node.bus.request('B', frame(IM.CHECK_REQUEST, 'A', {'check_id': 3}), 3)
+    assert wait_until(lambda: node.events.of(RequestFailed), what='request failed') == [RequestFailed('B', 3)]

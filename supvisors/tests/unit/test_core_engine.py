@@ -1686,3 +1686,49 @@ def test_fleet_restart():
     assert net.fsm() == {x: S.RESTART for x in IDS}
     for identifier in IDS:
         assert act.RestartSupervisor() in net.executed[identifier]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Handshake over the bus
+# ---------------------------------------------------------------------------------------------------------------------
+
+def test_check_answer_tells_the_master_how_the_requester_is_seen_and_the_local_state():
+    core = make_core('s1')
+    start(core)
+    answer = core.check_answer('s2', 12)
+    assert answer == {'check_id': 12, 'master': '', 'statecode': IS.UNKNOWN.value,
+                      'fsm_statecode': S.INITIALIZATION.value, 'starting_jobs': False, 'stopping_jobs': False}
+    assert core.check_answer('unknown', 1)['statecode'] == IS.UNKNOWN.value
+
+
+@pytest.mark.parametrize('seen, expected', [(IS.RUNNING, IS.RUNNING), (IS.UNKNOWN, IS.RUNNING),
+                                            (IS.ISOLATED, IS.ISOLATED)])
+def test_check_answer_message_is_the_handshake_result(seen, expected):
+    core = make_core('s1', ['s1', 's2'])
+    start(core)
+    core.on_message('s2', IM.TICK, tick_body(0, T0), T0)
+    check = check_for(core.take_actions(), 's2')
+    body = {'check_id': check.check_id, 'master': '', 'statecode': seen.value,
+            'fsm_statecode': S.INITIALIZATION.value, 'starting_jobs': False, 'stopping_jobs': False,
+            'process_list': [process('g', 'p')]}
+    core.on_message('s2', IM.CHECK_ANSWER, dict(body, check_id=check.check_id + 100), T0)  # obsolete: ignored
+    assert core.instances['s2'].state == IS.CHECKING
+    core.on_message('s2', IM.CHECK_ANSWER, body, T0)
+    assert core.instances['s2'].state == expected
+    if expected == IS.RUNNING:
+        assert 'g:p' in process_infos(core, 's2')
+        assert core.fsm_state == S.OPERATION  # every instance known: synchronisation over
+
+
+def test_lost_check_answer_is_asked_again_at_a_later_tick():
+    core = make_core('s1', ['s1', 's2'])
+    start(core)
+    counter = 0
+    core.on_message('s2', IM.TICK, tick_body(counter, T0), T0)
+    first = check_for(core.take_actions(), 's2')
+    for idx in range(1, 4):
+        core.on_local_tick(T0 + 5 * idx)
+        core.on_message('s2', IM.TICK, tick_body(idx, T0 + 5 * idx), T0 + 5 * idx)
+    again = checks(core.take_actions())
+    assert [x.identifier for x in again] == ['s2'] and again[0].check_id > first.check_id
+    assert core.instances['s2'].state == IS.CHECKING
