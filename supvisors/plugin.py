@@ -25,7 +25,7 @@ from .model.context import Context
 from .model.resolver import RulesResolver
 from .options import parse_logging_options, parse_options
 from .rules.parser import load_rules
-from .rpcinterface import RPCInterface, register_faults
+from .rpcinterface import RPCInterface, patch_introspection, register_faults
 
 RUNTIME_ATTRIBUTE = 'supvisors_runtime'
 
@@ -61,6 +61,7 @@ def make_supvisors_rpcinterface(supervisord, **config: Dict[str, Any]) -> RPCInt
 def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     register_faults()
     patch_supervisor()
+    patch_introspection()
     server_options = supervisord.options
     # 1. logging options and logger: any error is fatal
     try:
@@ -99,7 +100,8 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
                  for x in mapper.instances.values()]
     core = SupvisorsCore(mapper.local_identifier, instances, mapper.core_identifiers(options.core_identifiers),
                          options.synchro_timeout, options.inactivity_ticks, options.auto_fence, logger,
-                         Context(resolver, logger))
+                         Context(resolver, logger), tick_period=options.tick_period,
+                         conciliation_strategy=options.conciliation_strategy)
     logger.info(f'Supvisors: local instance {mapper.local_identifier}, instances {mapper.identifiers}')
     runtime = SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
     runtime.local_programs = programs

@@ -31,7 +31,46 @@ def register_faults() -> None:
         setattr(Faults, fault.name, fault.value)
 
 
+_SPHINX_PARAM = re.compile(r':param\s+(.+)\s+(\w+):')
+_SPHINX_RTYPE = re.compile(r':rtype:\s*(.+)$')
+
+
+def patch_introspection() -> None:
+    """ system.methodSignature reads JavaDoc-like tags (@param / @return): make it read the Sphinx fields of the
+    supvisors docstrings too (idempotent; Supervisor's own methods are unchanged). """
+    from supervisor import xmlrpc
+    original = getattr(xmlrpc.gettags, 'supvisors_original', xmlrpc.gettags)
+
+    def gettags(comment):
+        tags = original(comment)
+        for lineno, line in enumerate(comment.split('\n')):
+            line = line.strip()
+            match = _SPHINX_PARAM.match(line)
+            if match:
+                tags.append((lineno, 'param', match.group(1), match.group(2), ''))
+                continue
+            match = _SPHINX_RTYPE.match(line)
+            if match:
+                tags.append((lineno, 'return', match.group(1).strip(), '', ''))
+        return tags
+    gettags.supvisors_original = original
+    xmlrpc.gettags = gettags
+
+
 class RPCInterface:
+
+    # names listed by system.listMethods as in 0.15 (callable attributes that are not methods: calling them gives
+    # UNKNOWN_METHOD)
+    EnumParameterType = Union[str, int]
+    OnWaitReturnType = Callable[[], Any]
+    OnWaitStringReturnType = Callable[[], Any]
+    WaitReturnType = Union[Callable[[], Any], bool]
+    WaitStringReturnType = Union[Callable[[], Any], str]
+
+    @staticmethod
+    def get_logger_levels() -> Dict[int, str]:
+        """ The logger levels (value -> name). """
+        return {value: name for name, value in LOGGER_LEVELS.items()}
 
     def __init__(self, runtime):
         self._runtime = runtime
@@ -223,6 +262,22 @@ class RPCInterface:
     def _run(self, method: Callable, *args) -> Any:
         return self._runtime.run(method, *args)
 
+    def _managed_application(self, application_name: str):
+        """ An application known and managed, with the bare-name fault texts of start/stop_application. """
+        application = self._core.context.applications.get(application_name) \
+            if isinstance(application_name, str) else None
+        if application is None:
+            raise RPCError(Faults.BAD_NAME, application_name)
+        if not application.managed:
+            raise RPCError(SupvisorsFaults.NOT_MANAGED.value, application_name)
+        return application
+
+    def _when_idle(self, busy: Callable[[], bool], outcome: Callable[[], Any]) -> Callable[[], Any]:
+        """ A deferred answer given by outcome() once the job engines are idle. """
+        def check():
+            return NOT_DONE_YET if busy() else outcome()
+        return self._deferred(check)
+
     def start_application(self, strategy: EnumParameterType, application_name: str, wait: bool = True) -> bool:
         """ Start the application named application_name iaw the strategy and the rules file.
 
@@ -234,25 +289,18 @@ class RPCInterface:
         """
         self._check_state(OPERATION_STATES)
         strategy = _parse_enum(StartingStrategies, strategy)
-        application = self._core.context.applications.get(application_name) \
-            if isinstance(application_name, str) else None
-        if application is None:
-            raise RPCError(Faults.BAD_NAME, application_name)
-        if not application.managed:
-            raise RPCError(SupvisorsFaults.NOT_MANAGED.value, application_name)
+        application = self._managed_application(application_name)
         if application.state != ApplicationStates.STOPPED:
             raise RPCError(Faults.ALREADY_STARTED, application_name)
         starter = self._core.starter
         self._run(lambda now: starter.start_application(strategy, application))
         in_progress = starter.in_progress()
         if wait and in_progress:
-            def check():
-                if starter.in_progress():
-                    return NOT_DONE_YET
+            def outcome():
                 if application.state != ApplicationStates.RUNNING:
                     raise RPCError(Faults.ABNORMAL_TERMINATION, application_name)
                 return True
-            return self._deferred(check)
+            return self._when_idle(starter.in_progress, outcome)
         return in_progress
 
     def stop_application(self, application_name: str, wait: bool = True) -> bool:
@@ -264,25 +312,18 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_state(OPERATION_OR_CONCILIATION_STATES)
-        application = self._core.context.applications.get(application_name) \
-            if isinstance(application_name, str) else None
-        if application is None:
-            raise RPCError(Faults.BAD_NAME, application_name)
-        if not application.managed:
-            raise RPCError(SupvisorsFaults.NOT_MANAGED.value, application_name)
+        application = self._managed_application(application_name)
         if not application.running():
             raise RPCError(Faults.NOT_RUNNING, application_name)
         stopper = self._core.stopper
         self._run(lambda now: stopper.stop_application(application))
         in_progress = stopper.in_progress()
         if wait and in_progress:
-            def check():
-                if stopper.in_progress():
-                    return NOT_DONE_YET
+            def outcome():
                 if application.state != ApplicationStates.STOPPED:
                     raise RPCError(Faults.ABNORMAL_TERMINATION, application_name)
                 return True
-            return self._deferred(check)
+            return self._when_idle(stopper.in_progress, outcome)
         return in_progress
 
     def restart_application(self, strategy: EnumParameterType, application_name: str, wait: bool = True) -> bool:
@@ -309,18 +350,16 @@ class RPCInterface:
             else:
                 start()
         self._run(schedule)
-        if not core.stopper.in_progress() and not core.starter.in_progress():
+        if not core.busy():
             raise RPCError(Faults.ABNORMAL_TERMINATION, f'failed restarting {application_name}')
         if not wait:
             return True
 
-        def check():
-            if core.stopper.in_progress() or core.starter.in_progress():
-                return NOT_DONE_YET
+        def outcome():
             if application.state == ApplicationStates.STOPPED:
                 raise RPCError(Faults.ABNORMAL_TERMINATION, f'failed to restart {application_name}')
             return True
-        return self._deferred(check)
+        return self._when_idle(core.busy, outcome)
 
     def start_args(self, namespec: str, extra_args: str, wait: bool = True) -> bool:
         """ Start a local process with extra arguments.
@@ -369,14 +408,12 @@ class RPCInterface:
         if not wait:
             return True
 
-        def check():
-            if core.starter.in_progress():
-                return NOT_DONE_YET
+        def outcome():
             for process in processes:
                 if process.stopped():
                     raise RPCError(Faults.ABNORMAL_TERMINATION, process.namespec)
             return True
-        return self._deferred(check)
+        return self._when_idle(core.starter.in_progress, outcome)
 
     def start_any_process(self, strategy: EnumParameterType, regex: str, extra_args: str = '',
                           wait: bool = True) -> str:
@@ -433,14 +470,12 @@ class RPCInterface:
         if not wait:
             return True
 
-        def check():
-            if core.stopper.in_progress():
-                return NOT_DONE_YET
+        def outcome():
             running = [process.namespec for process in processes if process.running()]
             if running:
                 raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(running))
             return True
-        return self._deferred(check)
+        return self._when_idle(core.stopper.in_progress, outcome)
 
     def restart_process(self, strategy: EnumParameterType, namespec: str, extra_args: str = '',
                         wait: bool = True) -> bool:
@@ -462,19 +497,17 @@ class RPCInterface:
             for process in processes:
                 restart_process(core, process, strategy, str(extra_args))
         self._run(schedule)
-        if not core.stopper.in_progress() and not core.starter.in_progress():
+        if not core.busy():
             raise RPCError(Faults.ABNORMAL_TERMINATION, f'failed restarting {namespec}')
         if not wait:
             return True
 
-        def check():
-            if core.stopper.in_progress() or core.starter.in_progress():
-                return NOT_DONE_YET
+        def outcome():
             stopped = [process.namespec for process in processes if process.stopped()]
             if stopped:
                 raise RPCError(Faults.ABNORMAL_TERMINATION, ' '.join(stopped))
             return True
-        return self._deferred(check)
+        return self._when_idle(core.busy, outcome)
 
     def _local_statuses(self, supervisor_processes) -> list:
         """ The fleet-wide status of local Supervisor processes. """

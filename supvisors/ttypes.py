@@ -81,6 +81,7 @@ class DistributionRules(IntEnum):
 class EventLinks(IntEnum):
     NONE = 0
     ZMQ = 1
+    WS = 2  # websocket event link (an addition: 0.15 has NONE and ZMQ)
 
 
 class SupvisorsFaults(IntEnum):

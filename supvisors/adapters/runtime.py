@@ -134,9 +134,9 @@ class SupvisorsRuntime:
         if self.stopped or self.bus is None:
             return
         payload = self.local.event_payload(event.process, getattr(event, 'expected', True))
-        # a local start or stop requested by the core fires this synchronously: queue it, never re-enter the core
-        self.queue.append(_LocalProcessEvent(payload))
-        self._process_queue()
+        # handled at the next turn of supervisord's loop, never inside Supervisor's own state change (a local
+        # start fires its events before Supervisor is done with the process and before the caller is answered)
+        self._deliver(_LocalProcessEvent(payload))
 
     def _on_group_added(self, event) -> None:
         if self.stopped or self.bus is None:
@@ -239,7 +239,6 @@ class SupvisorsRuntime:
             self._execute(self.core.take_actions())
         finally:
             self._processing = was_processing
-        self._process_queue()
         return result
 
     # ------------------------------------------------------------------ actions
@@ -313,8 +312,8 @@ class SupvisorsRuntime:
                 process_list = self.local.all_process_info()
             except Exception:
                 process_list = []
-            self.queue.append(act.CheckResult(action.identifier, action.check_id, True, self.core.master,
-                                              process_list=process_list))
+            self._deliver(act.CheckResult(action.identifier, action.check_id, True, self.core.master,
+                                          process_list=process_list))
             return
         # over the bus: the answer comes on the link, in order with the events that follow it
         frame = framing.encode(InternalMessages.CHECK_REQUEST, self.mapper.local_identifier,

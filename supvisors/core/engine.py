@@ -113,6 +113,10 @@ class SupvisorsCore:
         self.stopper.abort()
         self.failure_handler.abort()
 
+    def busy(self) -> bool:
+        """ Whether the local Starter or Stopper has jobs. """
+        return self.starter.in_progress() or self.stopper.in_progress()
+
     def min_ticks(self) -> int:
         """ Minimum number of ticks given to a request, more in a large fleet. """
         return max(2, sum(1 for x in self.instances.values() if not x.in_isolation) // 10)
@@ -161,12 +165,14 @@ class SupvisorsCore:
         self.local_counter += 1
         local = self.local
         local.update_tick(self.local_counter, now, self.local_counter, now)
+        self.context.refresh_now(self.local_identifier, now)
         # the state rides along with every tick, so that a state message missed by a peer is healed within a tick
         self.outbox.append(act.Publish(InternalMessages.TICK, {'when': now, 'sequence_counter': self.local_counter,
                                                                **self._state_body()}))
-        self._notify_instance(self.local_identifier)
         if local.state in (IS.UNKNOWN, IS.SILENT):
             self._check(self.local_identifier)
+        # one instance event per tick, showing the state that the tick led to
+        self._notify_instance(self.local_identifier)
         self._periodic_check()
         self.starter.check()
         self.stopper.check()
@@ -361,21 +367,27 @@ class SupvisorsCore:
                 return
         status.update_tick(counter, when, self.local_counter, self.now)
         self.context.refresh_now(identifier, when)
-        self._notify_instance(identifier)
         if status.state in (IS.UNKNOWN, IS.SILENT):
             self._check(identifier)
-        elif 'fsm_statecode' in body:
-            self._on_state(identifier, body)
+            self._notify_instance(identifier)
+        else:
+            # event interface: the instance (with the state carried by the tick), then supvisors if changed
+            changed = 'fsm_statecode' in body and self._record_state(identifier, body)
+            self._notify_instance(identifier)
+            if changed:
+                self._notify_supvisors()
 
     def _on_state(self, identifier: str, body: Dict[str, Any]) -> None:
+        if self._record_state(identifier, body):
+            self._notify_supvisors()
+
+    def _record_state(self, identifier: str, body: Dict[str, Any]) -> bool:
+        """ Record the state reported by an instance. Return True if it changed. """
         status = self.instances[identifier]
         if status.state not in (IS.CHECKING, IS.RUNNING):
-            return
+            return False
         status.state_received = True
-        changed = status.update_state_modes(int(body['fsm_statecode']), body['starting_jobs'],
-                                            body['stopping_jobs'])
-        if changed:
-            self._notify_supvisors()
+        return status.update_state_modes(int(body['fsm_statecode']), body['starting_jobs'], body['stopping_jobs'])
 
     def _on_process_event(self, identifier: str, body: Dict[str, Any]) -> None:
         if self.instances[identifier].state != IS.RUNNING:
@@ -384,7 +396,7 @@ class SupvisorsCore:
 
     def _apply_process_event(self, identifier: str, body: Dict[str, Any]) -> None:
         if body.get('forced'):
-            result = self.context.on_forced_event(body, self.now)
+            result = self.context.on_forced_event(body, self.now, identifier)
             if result is not None:
                 self._notify_all(result[1])
                 self._on_crash(result[0], forced=True)
@@ -540,7 +552,9 @@ class SupvisorsCore:
         except InvalidTransition as exc:
             self.logger.error(f'SupvisorsCore: {exc}')
             return
-        self._notify_instance(identifier)
+        # event interface: only the losses are published at once; CHECKING and RUNNING show at the next tick
+        if state in (IS.SILENT, IS.ISOLATING, IS.ISOLATED):
+            self._notify_instance(identifier)
 
     def _post_event(self) -> None:
         """ End of every event: react to failures at once, isolate for good what was being isolated, publish the
@@ -664,8 +678,6 @@ class SupvisorsCore:
             alive = [x for x, status in self.instances.items() if status.state in (IS.CHECKING, IS.RUNNING)]
             for status in self.instances.values():
                 status.reset()
-            for identifier in alive:
-                self._notify_instance(identifier)
             # question again at once the instances known alive (the local one first)
             if self.local.state in (IS.UNKNOWN, IS.SILENT):
                 self._check(self.local_identifier)

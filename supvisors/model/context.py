@@ -92,16 +92,17 @@ class Context:
         process.update_info(identifier, event, now)
         return process, self._process_notifications(identifier, process, event)
 
-    def on_forced_event(self, event: Dict[str, Any], now: float) -> Optional[Tuple[ProcessStatus,
-                                                                                   List[Notification]]]:
-        """ A state forced by a Starter/Stopper (timeout, no resource). """
+    def on_forced_event(self, event: Dict[str, Any], now: float, emitter: Optional[str] = None
+                        ) -> Optional[Tuple[ProcessStatus, List[Notification]]]:
+        """ A state forced by a Starter/Stopper (timeout, no resource). The event interface names the emitter of
+        the forced message (the instance whose Starter/Stopper decided), as for any other event. """
         process = self.get_process(f"{event['group']}:{event['name']}")
         if process is None:
             return None
         if not process.force_state(ProcessStates(int(event['state'])), str(event.get('spawnerr', '')),
                                    float(event.get('now', 0.0)), event.get('identifier'), now):
             return None
-        return process, self._process_notifications(event.get('identifier', ''), process, event)
+        return process, self._process_notifications(emitter or event.get('identifier', ''), process, event)
 
     def on_disability(self, identifier: str, info: Dict[str, Any], now: float) -> List[Notification]:
         process = self._known(identifier, info)
@@ -111,12 +112,17 @@ class Context:
         return [('event', payload)]
 
     def on_process_removed(self, identifier: str, group: str, name: str, now: float) -> List[Notification]:
-        """ Processes removed from an instance (numprocs decrease, group removal): not a failure. """
+        """ Processes removed from an instance (numprocs decrease, group removal): not a failure.
+
+        Event interface: one event (state -1) per process removed from the instance; the process status only when
+        no instance defines the process any more; the application status when it lost a process or its status
+        changed. """
         application = self.applications.get(group)
         if application is None:
             raise UnknownProcess(f'application {group} unknown')
         names = list(application.processes) if name == '*' else [name]
         notifications: List[Notification] = []
+        impacted = False
         for process_name in names:
             process = application.processes.get(process_name)
             if process is None or identifier not in process.info_map:
@@ -131,16 +137,15 @@ class Context:
                 payload = process.serial()
                 payload.update({'statecode': DELETED_STATE, 'statename': 'DELETED'})
                 notifications.append(('process', payload))
+                impacted = True
+        if application.update_status() or impacted:
+            if application.processes:
+                notifications.append(('application', application.serial()))
             else:
-                notifications.append(('process', process.serial()))
-        application.update_status()
-        if application.processes:
-            notifications.append(('application', application.serial()))
-        else:
-            del self.applications[group]
-            payload = application.serial()
-            payload.update({'statecode': 4, 'statename': 'DELETED'})
-            notifications.append(('application', payload))
+                del self.applications[group]
+                payload = application.serial()
+                payload.update({'statecode': 4, 'statename': 'DELETED'})
+                notifications.append(('application', payload))
         return notifications
 
     def on_instance_lost(self, identifier: str, now: float) -> Tuple[List[ProcessStatus], List[Notification]]:
@@ -180,5 +185,6 @@ class Context:
         application.update_status()
         payload = dict(event)
         payload.pop('forced', None)
+        payload.pop('identifier', None)  # the forced message names its target: the emitter goes last, as always
         payload['identifier'] = identifier
         return [('event', payload), ('process', process.serial()), ('application', application.serial())]

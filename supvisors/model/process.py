@@ -110,7 +110,8 @@ class ProcessStatus:
         record['event_time'] = now
         if self._is_crash(record):
             record['has_crashed'] = True
-        if 'extra_args' in event:
+        # the extra arguments of a start are adopted; a late stop elsewhere must not bring back older ones
+        if 'extra_args' in event and (state in RUNNING_STATES or not self.running_identifiers - {identifier}):
             self.extra_args = event['extra_args']
         self._clear_forced()
         self._apply(identifier, state, now)

@@ -190,13 +190,13 @@ def test_ranged_integer_invalid(option, default, low, high):
 
 @pytest.mark.parametrize('value, expected', [
     ('NONE', EventLinks.NONE), ('none', EventLinks.NONE), ('ZMQ', EventLinks.ZMQ), ('zmq', EventLinks.ZMQ),
-    ('Zmq', EventLinks.ZMQ),
+    ('Zmq', EventLinks.ZMQ), ('WS', EventLinks.WS), ('ws', EventLinks.WS),
 ])
 def test_event_link_valid(value, expected):
     check_soft('event_link', value, expected)
 
 
-@pytest.mark.parametrize('value', ['', 'WS', 'zeromq', '1'])
+@pytest.mark.parametrize('value', ['', 'zeromq', '1'])
 def test_event_link_invalid(value):
     check_invalid('event_link', value, EventLinks.NONE)
 
