@@ -1,4 +1,4 @@
-"""The event interface of a real fleet (event_link = ZMQ), seen by the Python client connected before the fleet
+"""The event interface of a real fleet (event_link = ZMQ, and WS), seen by the Python client connected before the fleet
 starts: the Supvisors state transitions, then the events of a start, a stop and a crash of a managed process,
 with every field of the payloads, in the order of the contract."""
 
@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 import zmq
 
+from supvisors.client.wssubscriber import SupvisorsWsEventInterface
 from supvisors.client.zmqsubscriber import SupvisorsZmqEventInterface
 from supvisors.tests.unit.fakes import FakeLogger
 from supvisors.tools.localfleet import wait_for
@@ -59,11 +60,10 @@ APPLICATION_STATES = {0: 'STOPPED', 1: 'STARTING', 2: 'RUNNING', 3: 'STOPPING'}
 Message = Tuple[str, Dict[str, Any]]
 
 
-class Collector(SupvisorsZmqEventInterface):
-    """ Records every event received, in order. """
+class Recorder:
+    """ Records every event received by a client interface, in order. """
 
-    def __init__(self, zmq_context: zmq.Context, event_port: int):
-        super().__init__(zmq_context, event_port, FakeLogger())
+    def _init_recorder(self) -> None:
         self.lock = threading.Lock()
         self.messages: List[Message] = []
 
@@ -96,6 +96,20 @@ class Collector(SupvisorsZmqEventInterface):
         return self.snapshot()
 
 
+class Collector(Recorder, SupvisorsZmqEventInterface):
+
+    def __init__(self, zmq_context: zmq.Context, event_port: int):
+        SupvisorsZmqEventInterface.__init__(self, zmq_context, event_port, FakeLogger())
+        self._init_recorder()
+
+
+class WsCollector(Recorder, SupvisorsWsEventInterface):
+
+    def __init__(self, event_port: int):
+        SupvisorsWsEventInterface.__init__(self, event_port, FakeLogger())
+        self._init_recorder()
+
+
 @pytest.fixture
 def zmq_context():
     context = zmq.Context()
@@ -103,14 +117,22 @@ def zmq_context():
     context.term()
 
 
-@pytest.fixture
-def collectors(zmq_context):
-    """ Build collectors; every one is stopped and joined at teardown (before the context is terminated). """
-    made: List[Collector] = []
+@pytest.fixture(params=['ZMQ', 'WS'])
+def link(request):
+    return request.param
 
-    def factory(port: int) -> Collector:
-        collector = Collector(zmq_context, port)
-        collector.subscriber.subscribe_all()
+
+@pytest.fixture
+def collectors(zmq_context, link):
+    """ Build collectors; every one is stopped and joined at teardown (before the context is terminated). """
+    made: List[Any] = []
+
+    def factory(port: int):
+        if link == 'ZMQ':
+            collector = Collector(zmq_context, port)
+            collector.subscriber.subscribe_all()
+        else:
+            collector = WsCollector(port)
         collector.start()
         made.append(collector)
         return collector
@@ -186,8 +208,8 @@ def check_triples(selected: List[Message], process_name: str, expected: List[Tup
     return selected
 
 
-def test_event_stream_of_a_fleet(fleet_factory, collectors):
-    fleet = fleet_factory(2, options={'core_identifiers': 's1,s2', 'event_link': 'ZMQ'}, programs=PROGRAMS,
+def test_event_stream_of_a_fleet(fleet_factory, collectors, link):
+    fleet = fleet_factory(2, options={'core_identifiers': 's1,s2', 'event_link': link}, programs=PROGRAMS,
                           rules=RULES)
     # subscribers connected before the fleet starts: they must get everything from the first event
     views = {identifier: collectors(fleet[identifier].event_port) for identifier in fleet.identifiers}
