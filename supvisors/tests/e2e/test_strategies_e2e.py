@@ -1222,7 +1222,7 @@ def test_automatic_conciliation_infanticide(fleet_factory):
     assert fleet['s1'].rpc().supervisor.startProcess('conc:dup') is True
     # the Master enters CONCILIATION and resolves the conflict by itself: the oldest copy (s2) is kept
     wait_for(lambda: log_count(fleet, 's1', r'OPERATION -> CONCILIATION') == 1, 20, what='CONCILIATION entered')
-    assert eventually(lambda: single_copy(fleet, 'conc:dup'), 5, 'a single copy left'), \
+    assert eventually(lambda: single_copy(fleet, 'conc:dup'), 15, 'a single copy left'), \
         'the conflict was not resolved by the automatic INFANTICIDE strategy'
     assert single_copy(fleet, 'conc:dup') == {'s2'}
     wait_fsm(fleet, 'OPERATION')
