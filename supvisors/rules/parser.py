@@ -280,31 +280,25 @@ class _ElementReader:
         getattr(self.logger, level)(f'RulesParser: invalid value for {tag}: {text!r}{_in(self.context)}'
                                     f' ({expected} expected)')
 
-    def sequence(self, tag: str) -> Optional[int]:
+    def _integer(self, tag: str, valid: Callable[[int], bool], level: str, expected: str) -> Optional[int]:
+        """ int() of the text (sign and surrounding blanks allowed); an invalid value is logged and ignored. """
         text = self.text(tag)
         if text is None:
             return None
         try:
-            value = int(text)
+            value: Optional[int] = int(text)
         except ValueError:
-            value = -1
-        if value < 0:
-            self._invalid('error', tag, text, 'integer >= 0')
+            value = None
+        if value is None or not valid(value):
+            self._invalid(level, tag, text, expected)
             return None
         return value
 
+    def sequence(self, tag: str) -> Optional[int]:
+        return self._integer(tag, lambda value: value >= 0, 'error', 'integer >= 0')
+
     def loading(self, tag: str) -> Optional[int]:
-        text = self.text(tag)
-        if text is None:
-            return None
-        try:
-            value = int(text)
-        except ValueError:
-            value = -1
-        if not 0 <= value <= 100:
-            self._invalid('warn', tag, text, 'integer in [0;100]')
-            return None
-        return value
+        return self._integer(tag, lambda value: 0 <= value <= 100, 'warn', 'integer in [0;100]')
 
     def boolean(self, tag: str) -> Optional[bool]:
         # strtobool semantics: case-insensitive but no trimming
