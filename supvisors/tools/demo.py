@@ -1,6 +1,9 @@
 """A demo fleet of supervisord instances with Supvisors on 127.0.0.1, to try the dashboard and the commands.
 
-    python -m supvisors.tools.demo start [-n N] [--dir DIR] [--background]
+By default it runs the Scenario 2 use case (servers running scen2_srv_NN, consoles where scen2_hci_NN are started
+on request, one loopback address each); ``--use-case sample`` runs a few sample programs instead.
+
+    python -m supvisors.tools.demo start [--items X] [--use-case scenario2|sample] [-n N] [--dir DIR] [--background]
     python -m supvisors.tools.demo status [--dir DIR]
     python -m supvisors.tools.demo stop [--dir DIR]
 
@@ -114,16 +117,20 @@ def _forget(directory: str) -> None:
         pass
 
 
-def build_fleet(count: int, directory: str, with_supvisors: bool = True) -> LocalFleet:
-    """The demo fleet: server_1..server_N, each with the sample programs."""
+def build_fleet(count: int, directory: str, with_supvisors: bool = True, use_case: str = 'sample',
+                items: int = 3) -> LocalFleet:
+    """The demo fleet: Scenario 2 (3 servers, 2 consoles, X items), or server_1..server_N with sample programs."""
+    if use_case == 'scenario2' and with_supvisors:
+        from supvisors.tools.usecases.scenario2 import scenario2_fleet
+        return scenario2_fleet(directory, items=items)
     identifiers = [f'server_{idx}' for idx in range(1, count + 1)]
     return LocalFleet(identifiers, directory, options={'core_identifiers': ','.join(identifiers)},
                       programs=PROGRAMS, rules=RULES, with_supvisors=with_supvisors)
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    if args.count < 1:
-        print('the number of instances must be at least 1', file=sys.stderr)
+    if args.count < 1 or not 1 <= args.items <= 99:
+        print('the number of instances must be at least 1, the number of items in [1;99]', file=sys.stderr)
         return 2
     directory = os.path.abspath(args.dir or (BACKGROUND_DIR if args.background else
                                              tempfile.mkdtemp(prefix='supvisors-demo-')))
@@ -133,7 +140,7 @@ def cmd_start(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     with_supvisors = not args.no_supvisors
-    fleet = build_fleet(args.count, directory, with_supvisors)
+    fleet = build_fleet(args.count, directory, with_supvisors, args.use_case, args.items)
     # from now on, a signal only asks the main thread to stop the fleet
     stop_requested = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -216,7 +223,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                                      description='Run a demo Supvisors fleet on 127.0.0.1.')
     commands = parser.add_subparsers(dest='command', required=True)
     start = commands.add_parser('start', help='start a demo fleet')
-    start.add_argument('-n', dest='count', type=int, default=3, help='number of instances (default: 3)')
+    start.add_argument('--use-case', choices=['scenario2', 'sample'], default='scenario2',
+                       help='what the fleet runs (default: scenario2)')
+    start.add_argument('--items', type=int, default=3,
+                       help='scenario2: number of items, i.e. of scen2_srv / scen2_hci applications (default: 3)')
+    start.add_argument('-n', dest='count', type=int, default=3,
+                       help='sample: number of instances (default: 3)')
     start.add_argument('--dir', help=f'folder of the fleet files (default: a new temporary folder, '
                                      f'or ./{BACKGROUND_DIR} with --background)')
     start.add_argument('--background', action='store_true', help='return once started; stop it with "stop"')
