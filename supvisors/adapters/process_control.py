@@ -22,6 +22,7 @@ from supervisor.states import ProcessStates, STOPPED_STATES
 from supervisor.xmlrpc import Faults, RPCError
 
 from supvisors.ttypes import SupvisorsFaults
+from .supervisor_config import recording_factory
 
 # marker set on the functions installed by patch_supervisor, so that patching twice is harmless
 _PATCH_MARKER = '_supvisors_patched'
@@ -291,13 +292,7 @@ class _NumprocsOptions(ServerOptions):
 
     def _evaluate(self, parser, section, group_name, klass, numprocs: int) -> Tuple[List[Any], List[Any]]:
         """ Return the process configs in index order and in Supervisor's order. """
-        created: List[Any] = []
-        base = klass or ProcessConfig
-
-        def factory(*args, **kwargs):
-            config = base(*args, **kwargs)
-            created.append(config)
-            return config
+        factory, created = recording_factory(klass)
         parser.set(section, 'numprocs', str(numprocs))
         # the private method gives the error text without the section / file decoration
         evaluate = getattr(self, '_processes_from_section', None) or super().processes_from_section

@@ -5,9 +5,22 @@ process builder records, for every program section and group, the ordered list o
 """
 
 import os
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from supervisor.options import ProcessConfig, ServerOptions
+
+
+def recording_factory(klass=None) -> Tuple[Callable[..., object], List[object]]:
+    """ A process config class for processes_from_section that records the configs in creation order, i.e. in
+    process index order (Supervisor sorts the configs it returns by priority and name). """
+    created: List[object] = []
+    base = klass or ProcessConfig
+
+    def factory(*args, **kwargs):
+        config = base(*args, **kwargs)
+        created.append(config)
+        return config
+    return factory, created
 
 
 class _RecordingOptions(ServerOptions):
@@ -17,14 +30,7 @@ class _RecordingOptions(ServerOptions):
         self.recorded: List[Tuple[str, str, List[object]]] = []
 
     def processes_from_section(self, parser, section, group_name, klass=None):
-        # Supervisor sorts the configs by priority and name: the creation order gives the process index
-        created: List[object] = []
-        base = klass or ProcessConfig
-
-        def factory(*args, **kwargs):
-            config = base(*args, **kwargs)
-            created.append(config)
-            return config
+        factory, created = recording_factory(klass)
         configs = super().processes_from_section(parser, section, group_name, factory)
         self.recorded.append((section.split(':', 1)[1], group_name, created))
         return configs
