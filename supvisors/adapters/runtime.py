@@ -274,10 +274,7 @@ class SupvisorsRuntime:
         elif isinstance(action, act.DisableAutorestart):
             self.local.disable_autorestart(action.namespec)
         elif isinstance(action, act.ForwardToMaster):
-            instance = self.mapper.instances.get(action.master)
-            if instance is not None and self.pool is not None:
-                self.pool.submit(self.peers.call, instance.host_name, instance.http_port, action.method,
-                                 action.args)
+            self._call_peer(action.master, action.method, action.args)
         else:
             self.logger.error(f'SupvisorsRuntime: unknown action {action!r}')
 
@@ -288,10 +285,7 @@ class SupvisorsRuntime:
             except RPCError as exc:
                 self.logger.error(f'SupvisorsRuntime: cannot start {action.namespec}: {exc.text}')
             return
-        instance = self.mapper.instances[action.identifier]
-        if self.pool is not None:
-            self.pool.submit(self.peers.call, instance.host_name, instance.http_port, 'start_args',
-                             [action.namespec, action.extra_args, False])
+        self._call_peer(action.identifier, 'start_args', [action.namespec, action.extra_args, False])
 
     def _stop_process(self, action: act.StopProcess) -> None:
         if action.identifier == self.mapper.local_identifier:
@@ -300,10 +294,13 @@ class SupvisorsRuntime:
             except RPCError as exc:
                 self.logger.error(f'SupvisorsRuntime: cannot stop {action.namespec}: {exc.text}')
             return
-        instance = self.mapper.instances[action.identifier]
-        if self.pool is not None:
-            self.pool.submit(self.peers.call, instance.host_name, instance.http_port, 'stopProcess',
-                             [action.namespec, False], 'supervisor')
+        self._call_peer(action.identifier, 'stopProcess', [action.namespec, False], 'supervisor')
+
+    def _call_peer(self, identifier: str, method: str, args: list, namespace: str = 'supvisors') -> None:
+        """ An XML-RPC to another instance, in a worker thread (errors are logged there). """
+        instance = self.mapper.instances.get(identifier)
+        if instance is not None and self.pool is not None:
+            self.pool.submit(self.peers.call, instance.host_name, instance.http_port, method, args, namespace)
 
     def _check_instance(self, action: act.CheckInstance) -> None:
         if action.identifier == self.mapper.local_identifier:
