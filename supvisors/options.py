@@ -16,6 +16,9 @@ Option added to the 0.15 set:
 * ``tick_period``: the period of the Supvisors ticks, in seconds, as a float in [0.5;3600]. Default: 5.0.
   Upstream 0.15 ticks every 5 seconds on Supervisor's ``TICK_5`` event; a shorter period speeds up the detection
   of inactive instances (``inactivity_ticks`` counts ticks) and makes tests faster. An invalid value is a soft error.
+* ``stats_collecting_period`` (name of later Supvisors versions): the period of the statistics collection, in
+  seconds, as a float in [1;3600]. Default: 5.0, the TICK_5 cadence of 0.15. Each statistics period integrates
+  every period/stats_collecting_period samples. An invalid value is a soft error.
 """
 
 import glob
@@ -56,6 +59,8 @@ STATS_HISTO_RANGE = (10, 1500)
 DEFAULT_TAIL_LIMIT = 1024
 DEFAULT_TICK_PERIOD = 5.0
 TICK_PERIOD_RANGE = (0.5, 3600.0)
+DEFAULT_STATS_COLLECTING_PERIOD = 5.0
+STATS_COLLECTING_PERIOD_RANGE = (1.0, 3600.0)
 
 NO_RULES_FILE_MSG = 'no rules file found'
 NO_DISABILITIES_FILE_MSG = 'no persistence for program disabilities'
@@ -97,6 +102,7 @@ class SupvisorsOptions:
     stats_periods: List[int] = field(default_factory=_default_stats_periods)
     stats_histo: int = DEFAULT_STATS_HISTO
     stats_irix_mode: bool = False
+    stats_collecting_period: float = DEFAULT_STATS_COLLECTING_PERIOD
     tail_limit: int = DEFAULT_TAIL_LIMIT
     tailf_limit: int = DEFAULT_TAIL_LIMIT
     tick_period: float = DEFAULT_TICK_PERIOD
@@ -272,16 +278,22 @@ def to_stats_periods(value: str) -> List[int]:
     return sorted(periods)
 
 
+def to_ranged_float(option: str, low: float, high: float) -> Callable[[str], float]:
+    """ Float in [low;high]; nan and infinities are refused. """
+    def convert(value: str) -> float:
+        try:
+            result = float(value)
+        except (ValueError, TypeError):
+            result = None
+        # the chained comparison also rejects nan
+        if result is None or not low <= result <= high:
+            raise ValueError(f'invalid value for {option}: {value!r} (float expected in [{low};{high}])')
+        return result
+    return convert
+
+
 def to_tick_period(value: str) -> float:
-    low, high = TICK_PERIOD_RANGE
-    try:
-        result = float(value)
-    except (ValueError, TypeError):
-        result = None
-    # the chained comparison also rejects nan
-    if result is None or not low <= result <= high:
-        raise ValueError(f'invalid value for tick_period: {value!r} (float expected in [{low};{high}])')
-    return result
+    return to_ranged_float('tick_period', *TICK_PERIOD_RANGE)(value)
 
 
 def expand_rules_files(value: str, here: Optional[str]) -> str:
@@ -357,6 +369,9 @@ def parse_options(config: Mapping[str, str], here: Optional[str]) -> Tuple[Supvi
         stats_periods=parser.get('stats_periods', to_stats_periods, defaults.stats_periods),
         stats_histo=parser.get('stats_histo', to_ranged_int('stats_histo', *STATS_HISTO_RANGE), defaults.stats_histo),
         stats_irix_mode=parser.get('stats_irix_mode', to_bool('stats_irix_mode'), defaults.stats_irix_mode),
+        stats_collecting_period=parser.get('stats_collecting_period',
+                                           to_ranged_float('stats_collecting_period', *STATS_COLLECTING_PERIOD_RANGE),
+                                           defaults.stats_collecting_period),
         tail_limit=parser.get('tail_limit', to_byte_size('tail_limit'), defaults.tail_limit),
         tailf_limit=parser.get('tailf_limit', to_byte_size('tailf_limit'), defaults.tailf_limit),
         tick_period=parser.get('tick_period', to_tick_period, defaults.tick_period),

@@ -28,6 +28,7 @@ from .event_publisher import create_event_publisher
 from .local_supervisor import LocalSupervisor
 from .process_control import start_args
 from .peers import PeerClient
+from .statistics import CollectStatistics, StatisticsCollected, StatisticsService, running_processes
 
 
 class _LocalProcessEvent:
@@ -85,8 +86,12 @@ class SupvisorsRuntime:
         self.event_publisher = None
         self.local_programs = None  # LocalPrograms, read from the configuration when first needed
         self.disabilities = None
+        # statistics of every instance, compiled in this thread (the core does not own them)
+        self.statistics = StatisticsService(options, mapper.identifiers, mapper.local_identifier, logger)
         self.stopped = False
         self._processing = False
+        self.version = 0  # counts the events applied to the model (the dashboard's live updates follow it)
+        self.dashboard = None
         events.subscribe(events.SupervisorRunningEvent, self._on_running)
         events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
         events.subscribe(events.ProcessStateEvent, self._on_process_state)
@@ -112,6 +117,16 @@ class SupvisorsRuntime:
                                tick_period=self.options.tick_period)
         self.run(self.core.start)
         self.bus.start()
+        self.statistics.start(self._deliver)
+        self._install_dashboard()
+
+    def _install_dashboard(self) -> None:
+        """ The Supvisors dashboard replaces Supervisor's web pages; a failure there must not stop supervisord. """
+        try:
+            from ..web.dashboard import install_dashboard
+            self.dashboard = install_dashboard(self)
+        except Exception:
+            self.logger.critical(f'SupvisorsRuntime: cannot install the dashboard: {traceback.format_exc()}')
 
     def _on_stopping(self, _event) -> None:
         """ supervisord is stopping: publish nothing more, release every socket and thread. """
@@ -119,6 +134,7 @@ class SupvisorsRuntime:
             return
         self.stopped = True
         self.logger.info('SupvisorsRuntime: supervisord is STOPPING: closing communications')
+        self.statistics.stop()
         if self.bus is not None:
             self.bus.stop(flush_timeout=1.0)
         if self.pool is not None:
@@ -211,7 +227,10 @@ class SupvisorsRuntime:
             if isinstance(event, LocalTick):
                 core.on_local_tick(now)
             elif isinstance(event, Received):
-                core.on_message(event.identifier, event.code, event.body, now)
+                if event.code == InternalMessages.STATISTICS:
+                    self.statistics.on_sample(event.identifier, event.body)
+                else:
+                    core.on_message(event.identifier, event.code, event.body, now)
             elif isinstance(event, act.CheckResult):
                 core.on_check_result(event, now)
             elif isinstance(event, _LocalProcessEvent):
@@ -227,15 +246,59 @@ class SupvisorsRuntime:
             elif isinstance(event, BusFailure):
                 self.logger.critical(f'SupvisorsRuntime: internal bus failure: {event.reason}')
                 core.on_bus_failure(now)
+            elif isinstance(event, CollectStatistics):
+                self._collect_statistics()
+            elif isinstance(event, StatisticsCollected):
+                self._on_local_statistics(event.sample)
         except Exception:
             self.logger.critical(f'SupvisorsRuntime: error while processing {event!r}: {traceback.format_exc()}')
+        self.version += 1
         self._execute(core.take_actions())
+
+    # ------------------------------------------------------------------ statistics
+    def _collect_statistics(self) -> None:
+        """ Owner thread: list the RUNNING processes here (Supervisor's objects are not thread-safe), then measure
+        them in a worker thread, psutil calls being too slow for supervisord's loop. """
+        if self.stopped or self.pool is None or self.statistics.collecting:
+            return  # the previous collection is not over yet: skip this one rather than pile them up
+        processes = running_processes(self.supervisord.process_groups)
+        try:
+            future = self.pool.submit(self.statistics.collect, processes)
+        except RuntimeError:  # the pool is shut down
+            return
+        self.statistics.collecting = True
+
+        def done(fut) -> None:
+            try:
+                sample = fut.result()
+            except Exception as exc:
+                self.logger.error(f'SupvisorsRuntime: statistics collection failed: {exc!r}')
+                sample = None
+            self._deliver(StatisticsCollected(sample))
+        future.add_done_callback(done)
+
+    def _on_local_statistics(self, sample: Optional[dict]) -> None:
+        """ Owner thread: compile the local sample and share it with the other instances (not replayed to new
+        subscribers: a stale sample is of no use). """
+        self.statistics.collecting = False
+        if sample is None or self.stopped:
+            return
+        local_identifier = self.mapper.local_identifier
+        self.statistics.on_sample(local_identifier, sample)
+        if self.bus is not None:
+            try:
+                frame = framing.encode(InternalMessages.STATISTICS, local_identifier, sample)
+            except ValueError as exc:
+                self.logger.error(f'SupvisorsRuntime: statistics not published: {exc}')
+                return
+            self.bus.publish(frame, None)
 
     def run(self, method: Callable, *args) -> Any:
         """ Call a core entry point from the owner thread, then carry out what it decided. """
         was_processing, self._processing = self._processing, True
         try:
             result = method(*args, time.time())
+            self.version += 1
             self._execute(self.core.take_actions())
         finally:
             self._processing = was_processing

@@ -5,11 +5,26 @@ documented in supvisors.stats.collector. Process CPU is stored as the IRIX value
 matter (supvisors.stats.figures).
 """
 
+import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .figures import get_nb_cores
 
 ProcessKey = Tuple[str, int]
+
+# upstream collects one sample per Supervisor TICK_5
+DEFAULT_COLLECTING_PERIOD = 5.0
+
+
+def samples_per_integration(period: float, collecting_period: float = DEFAULT_COLLECTING_PERIOD) -> int:
+    """ Number of samples between two integrations of a period: period / collecting_period rounded half up, at least 1.
+
+    With the upstream collecting period of 5 s and periods multiple of 5, this is period // 5 as in 0.15.
+    Rounding half up (not Python's banker's rounding) keeps the cadence monotonic in the period.
+    """
+    if not collecting_period > 0:
+        return max(1, int(period // DEFAULT_COLLECTING_PERIOD))
+    return max(1, int(math.floor(period / collecting_period + 0.5)))
 
 
 def _truncate(series: List[float], histo: int) -> None:
@@ -26,12 +41,13 @@ def cpu_percent(ref: List[float], last: List[float]) -> float:
 
 
 class PeriodStatistics:
-    """ Series of one instance for one period; integrates every period/5 samples against the previous reference. """
+    """ Series of one instance for one period; integrates every period/collecting_period samples against the previous
+    reference (period/5 with the upstream collecting period). """
 
-    def __init__(self, period: int, histo: int):
+    def __init__(self, period: int, histo: int, collecting_period: float = DEFAULT_COLLECTING_PERIOD):
         self.period: int = period
         self.histo: int = histo
-        self.nb_samples: int = max(1, period // 5)
+        self.nb_samples: int = samples_per_integration(period, collecting_period)
         self.counter: int = 0
         self.ref_sample: Optional[Mapping[str, Any]] = None
         # series
@@ -111,12 +127,14 @@ class PeriodStatistics:
 class StatisticsCompiler:
     """ Statistics of one instance for every configured period. """
 
-    def __init__(self, periods: Iterable[int], histo: int, nb_cores: Optional[int] = None):
+    def __init__(self, periods: Iterable[int], histo: int, nb_cores: Optional[int] = None,
+                 collecting_period: float = DEFAULT_COLLECTING_PERIOD):
         """ nb_cores is learnt from the samples when not given, as remote hosts may differ from the local one. """
         self.periods: List[int] = sorted(periods)
         self.histo: int = histo
         self.nb_cores: Optional[int] = nb_cores
-        self.data: Dict[int, PeriodStatistics] = {period: PeriodStatistics(period, histo) for period in self.periods}
+        self.data: Dict[int, PeriodStatistics] = {period: PeriodStatistics(period, histo, collecting_period)
+                                                  for period in self.periods}
 
     def push_statistics(self, sample: Mapping[str, Any]) -> None:
         """ Feed a sample to every period. """
@@ -133,10 +151,13 @@ class StatisticsCompiler:
 class StatisticsCompilers:
     """ One StatisticsCompiler per Supvisors instance; compiled data is never cleared. """
 
-    def __init__(self, identifiers: Iterable[str], periods: Iterable[int], histo: int):
+    def __init__(self, identifiers: Iterable[str], periods: Iterable[int], histo: int,
+                 collecting_period: float = DEFAULT_COLLECTING_PERIOD):
+        """ collecting_period is the expected time between two samples of an instance (the same for all). """
         periods = list(periods)
-        self.compilers: Dict[str, StatisticsCompiler] = {identifier: StatisticsCompiler(periods, histo)
-                                                         for identifier in identifiers}
+        self.compilers: Dict[str, StatisticsCompiler] = {
+            identifier: StatisticsCompiler(periods, histo, collecting_period=collecting_period)
+            for identifier in identifiers}
 
     def push_statistics(self, identifier: str, sample: Mapping[str, Any]) -> None:
         """ Compile a sample of a known instance (unknown identifiers are ignored). """

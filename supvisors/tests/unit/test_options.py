@@ -62,6 +62,7 @@ def test_defaults():
     assert options.stats_periods == [10]
     assert options.stats_histo == 200
     assert options.stats_irix_mode is False
+    assert options.stats_collecting_period == 5.0
     assert options.tail_limit == 1024
     assert options.tailf_limit == 1024
     assert options.tick_period == 5.0
@@ -323,6 +324,27 @@ def test_tick_period_valid(value, expected):
 @pytest.mark.parametrize('value', ['', '0.49', '0', '-1', '3600.1', 'nan', 'inf', 'fast'])
 def test_tick_period_invalid(value):
     check_invalid('tick_period', value, 5.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# stats_collecting_period
+# ---------------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('value, expected', [('1', 1.0), ('2.5', 2.5), ('5', 5.0), ('3600', 3600.0), ('1e1', 10.0),
+                                             (' 7 ', 7.0)])
+def test_stats_collecting_period_valid(value, expected):
+    check_soft('stats_collecting_period', value, expected)
+
+
+@pytest.mark.parametrize('value', ['', '0.99', '0', '-5', '3600.5', 'nan', 'inf', '-inf', 'often', '5s'])
+def test_stats_collecting_period_invalid(value):
+    check_invalid('stats_collecting_period', value, 5.0)
+
+
+def test_stats_collecting_period_error_message():
+    options, records = parse({'stats_collecting_period': '0.5'})
+    assert options.stats_collecting_period == 5.0
+    assert errors(records) == ["invalid value for stats_collecting_period: '0.5' (float expected in [1.0;3600.0])"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
