@@ -137,6 +137,9 @@ class ImageBuffers:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._images: Dict[str, bytes] = {name: b'' for name in IMAGE_NAMES}
+        # what each image was drawn from: a page rendered again with the same figures reuses the image, which
+        # spares supervisord's thread a matplotlib rendering at every live update
+        self._sources: Dict[str, Any] = {}
 
     def get(self, name: str) -> bytes:
         """ Return the last image generated under this name (KeyError for an unknown name). """
@@ -149,9 +152,16 @@ class ImageBuffers:
             raise KeyError(name)
         with self._lock:
             self._images[name] = image
+            self._sources.pop(name, None)
 
     def render(self, name: str, series: List[Series], unit: str, logger: Any) -> bytes:
-        """ Render the series and keep the result as the last image of this name. """
+        """ Render the series and keep the result as the last image of this name (unless drawn already). """
+        source = (unit, tuple((title, tuple(values)) for title, values in series))
+        with self._lock:
+            if self._sources.get(name) == source and self._images[name]:
+                return self._images[name]
         image = render_plot(series, unit, logger)
         self.set(name, image)
+        with self._lock:
+            self._sources[name] = source
         return image

@@ -205,5 +205,23 @@ def test_image_buffers(logger):
     # the last image generated is kept, even an empty one after an error
     from matplotlib.figure import Figure
     with patch.object(Figure, 'savefig', side_effect=RuntimeError('failure')):
-        assert buffers.render('process_mem.png', [('MEM', [1.0, 2.0])], '%', logger) == b''
+        assert buffers.render('process_mem.png', [('MEM', [1.0, 2.0, 3.0])], '%', logger) == b''
     assert buffers.get('process_mem.png') == b''
+
+
+def test_buffers_reuse_an_image_drawn_from_the_same_figures(monkeypatch):
+    from supvisors.web import plots
+    calls = []
+
+    def fake_render(series, unit, logger):
+        calls.append(series)
+        return b'\x89PNG%d' % len(calls)
+    monkeypatch.setattr(plots, 'render_plot', fake_render)
+    buffers = plots.ImageBuffers()
+    first = buffers.render(plots.HOST_MEM_IMAGE, [('MEM', [1.0, 2.0])], '%', None)
+    assert buffers.render(plots.HOST_MEM_IMAGE, [('MEM', [1.0, 2.0])], '%', None) == first
+    assert len(calls) == 1
+    # new figures, or the same figures under another name, are drawn
+    assert buffers.render(plots.HOST_MEM_IMAGE, [('MEM', [1.0, 2.0, 3.0])], '%', None) != first
+    buffers.render(plots.PROCESS_MEM_IMAGE, [('MEM', [1.0, 2.0])], '%', None)
+    assert len(calls) == 3
