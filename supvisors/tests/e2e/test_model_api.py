@@ -9,6 +9,8 @@ import pytest
 
 from supvisors.tools.localfleet import wait_for
 
+from .helpers import operational_fleet
+
 pytestmark = pytest.mark.e2e
 
 PROGRAMS = """
@@ -92,14 +94,8 @@ def fleet(tmp_path_factory):
     from supvisors.tools.localfleet import LocalFleet
     fleet = LocalFleet(3, str(tmp_path_factory.mktemp('model')), options={'core_identifiers': 's1,s2,s3'},
                        programs=PROGRAMS, per_instance_programs={'s2': HELPER}, rules=RULES)
-    try:
-        fleet.start()
-        fleet.wait_rpc_ready(timeout=20)
-        wait_for(lambda: all(x.rpc().supvisors.get_supvisors_state()['fsm_statename'] == 'OPERATION' for x in fleet),
-                 timeout=10, what='OPERATION')
+    with operational_fleet(fleet, timeout=10):
         yield fleet
-    finally:
-        fleet.stop()
 
 
 def rules_of(proxy, namespec):

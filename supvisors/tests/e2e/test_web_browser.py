@@ -15,6 +15,8 @@ import pytest
 
 from supvisors.tools.localfleet import LocalFleet, wait_for
 
+from .helpers import operational_fleet
+
 pytestmark = pytest.mark.e2e
 
 APPLICATION = 'webapp'
@@ -113,14 +115,8 @@ def browser(tmp_path_factory) -> Iterator[Any]:
 def fleet(browser, tmp_path_factory) -> Iterator[LocalFleet]:
     """ Two instances in OPERATION, the application stopped (built after the browser: no fleet when skipped). """
     fleet = LocalFleet(2, str(tmp_path_factory.mktemp('browser')), programs=PROGRAMS, rules=RULES)
-    try:
-        fleet.start()
-        fleet.wait_rpc_ready(timeout=20)
-        wait_for(lambda: all(x.rpc().supvisors.get_supvisors_state()['fsm_statename'] == 'OPERATION'
-                             for x in fleet), timeout=20, what='OPERATION on both instances')
+    with operational_fleet(fleet):
         yield fleet
-    finally:
-        fleet.stop()
 
 
 @pytest.fixture(autouse=True)

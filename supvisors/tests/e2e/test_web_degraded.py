@@ -3,13 +3,14 @@
 s1 runs with psutil and matplotlib made unimportable (a blocking package first in its PYTHONPATH); s2 has both.
 """
 
-import http.client
 import os
 
 import pytest
 from lxml import etree
 
 from supvisors.tools.localfleet import LocalFleet, wait_for
+
+from .helpers import http_request, operational_fleet
 
 pytestmark = pytest.mark.e2e
 
@@ -23,13 +24,8 @@ startsecs=0
 
 
 def get(instance, path):
-    conn = http.client.HTTPConnection('127.0.0.1', instance.http_port, timeout=10)
-    try:
-        conn.request('GET', path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    status, _, body = http_request(instance, path)
+    return status, body
 
 
 def page(instance, path):
@@ -57,17 +53,10 @@ def fleet(tmp_path_factory):
     block(blockers, 'matplotlib')
     fleet = LocalFleet(2, basedir=str(base / 'fleet'), programs=PROGRAMS,
                        options={'stats_collecting_period': '1', 'stats_periods': '5'})
-    try:
-        env = dict(os.environ)
-        env['PYTHONPATH'] = blockers + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
-        fleet['s1'].start(env=env)
-        fleet['s2'].start()
-        fleet.wait_rpc_ready(timeout=20)
-        wait_for(lambda: all(x.rpc().supvisors.get_supvisors_state()['fsm_statename'] == 'OPERATION' for x in fleet),
-                 timeout=15, what='OPERATION')
+    env = dict(os.environ)
+    env['PYTHONPATH'] = blockers + (os.pathsep + env['PYTHONPATH'] if env.get('PYTHONPATH') else '')
+    with operational_fleet(fleet, envs={'s1': env}):
         yield fleet
-    finally:
-        fleet.stop()
 
 
 def test_processes_page_hides_statistics_without_psutil(fleet):
@@ -83,7 +72,6 @@ def test_processes_page_hides_statistics_without_psutil(fleet):
 
 def test_statistics_received_from_peers_are_still_shown(fleet):
     """ s1 collects nothing but compiles what s2 publishes: the application page shows s2's figures. """
-    s2 = fleet['s2'].rpc()
     # the program runs on both instances (autostart); keep the copy of s2 only
     fleet['s1'].rpc().supervisor.stopProcess('worker')
 

@@ -1,7 +1,6 @@
 """The dashboard inside real supervisord: serving, headers, main tail, tail -f size, live stream, authentication."""
 
 import base64
-import http.client
 import re
 import socket
 import time
@@ -10,6 +9,8 @@ import pytest
 from lxml import etree
 
 from supvisors.tools.localfleet import LocalFleet, wait_for
+
+from .helpers import http_request, operational_fleet
 
 pytestmark = pytest.mark.e2e
 
@@ -21,27 +22,15 @@ startsecs=0
 
 
 def get(instance, path, headers=None, method='GET', body=None):
-    conn = http.client.HTTPConnection('127.0.0.1', instance.http_port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
+    return http_request(instance, path, method, body=body, headers=headers)
 
 
 @pytest.fixture(scope='module')
 def fleet(tmp_path_factory):
     fleet = LocalFleet(2, basedir=str(tmp_path_factory.mktemp('webfw')), programs=PROGRAMS,
                        options={'tailf_limit': '4KB', 'stats_collecting_period': '1', 'stats_periods': '5'})
-    try:
-        fleet.start()
-        fleet.wait_rpc_ready(timeout=20)
-        wait_for(lambda: all(x.rpc().supvisors.get_supvisors_state()['fsm_statename'] == 'OPERATION' for x in fleet),
-                 timeout=15, what='OPERATION')
+    with operational_fleet(fleet):
         yield fleet
-    finally:
-        fleet.stop()
 
 
 def test_pages_are_xhtml_with_no_cache_headers(fleet):

@@ -2,7 +2,6 @@
 the conflict actions on real conflicts (processes started behind Supvisors' back with the USER conciliation
 strategy), and the restart of Supvisors from the page (last: it restarts the fleet)."""
 
-import http.client
 import re
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -12,6 +11,8 @@ import pytest
 from lxml import etree
 
 from supvisors.tools.localfleet import LocalFleet, wait_for
+
+from .helpers import http_request, operational_fleet
 
 pytestmark = pytest.mark.e2e
 
@@ -62,17 +63,8 @@ def fleet(tmp_path_factory):
     """ s1 (Master), s2, s3; fast ticks; default conciliation strategy USER. """
     fleet = LocalFleet(IDS, str(tmp_path_factory.mktemp('web_index')), programs=PROGRAMS, rules=RULES,
                        options={'core_identifiers': ','.join(IDS), 'tick_period': '1', 'inactivity_ticks': '5'})
-    try:
-        fleet.start()
-        try:
-            fleet.wait_rpc_ready(timeout=20)
-            wait_for(lambda: all(fsm(fleet, x) == 'OPERATION' for x in IDS), 20, what='OPERATION everywhere')
-        except Exception:
-            print(f'\n######## diagnostics of fleet {fleet.basedir}\n{fleet.diagnostics(80)}')
-            raise
+    with operational_fleet(fleet):
         yield fleet
-    finally:
-        fleet.stop()
 
 
 # ------------------------------------------------------------------------------------------------------- helpers
@@ -85,32 +77,22 @@ def fsm(fleet: LocalFleet, identifier: str) -> str:
 
 
 def request(fleet: LocalFleet, identifier: str, path: str, form: Optional[Dict[str, str]] = None
-            ) -> Tuple[int, http.client.HTTPResponse, bytes]:
+            ) -> Tuple[int, Dict[str, str], bytes]:
     """ GET path, or POST the form to it. """
-    connection = http.client.HTTPConnection('127.0.0.1', fleet[identifier].http_port, timeout=30)
-    try:
-        if form is None:
-            connection.request('GET', path)
-        else:
-            connection.request('POST', path, body=urlencode(form),
-                               headers={'Content-Type': 'application/x-www-form-urlencoded'})
-        response = connection.getresponse()
-        return response.status, response, response.read()
-    finally:
-        connection.close()
+    return http_request(fleet[identifier], path, form=form)
 
 
 def page(fleet: LocalFleet, identifier: str, path: str = '/') -> Any:
-    status, response, body = request(fleet, identifier, path)
-    assert status == 200 and response.getheader('Content-Type') == 'text/html;charset=utf-8'
+    status, headers, body = request(fleet, identifier, path)
+    assert status == 200 and headers['Content-Type'] == 'text/html;charset=utf-8'
     return etree.fromstring(body)
 
 
 def post(fleet: LocalFleet, identifier: str, form: Dict[str, str]) -> Dict[str, str]:
     """ POST an action to the main page: the answer is a 301 whose location carries the message. """
-    status, response, _body = request(fleet, identifier, '/index.html', form)
+    status, headers, _body = request(fleet, identifier, '/index.html', form)
     assert status == 301
-    location = response.getheader('Location')
+    location = headers['Location']
     assert location.startswith(f'{fleet[identifier].url}/index.html?')
     return dict(parse_qsl(urlsplit(location).query))
 

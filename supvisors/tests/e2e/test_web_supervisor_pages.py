@@ -1,7 +1,6 @@
 """The Supervisor pages and the application page on a live 3-instance fleet: contents against XML-RPC, every action
 by POST (message and effect), confirmation of GET actions, statistics images, tail links."""
 
-import http.client
 import time
 from typing import Dict, Optional, Tuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -11,6 +10,8 @@ from lxml import etree
 
 from supvisors.tools.localfleet import LocalFleet, wait_for
 from supvisors.ttypes import make_namespec
+
+from .helpers import http_request, operational_fleet
 
 pytestmark = pytest.mark.e2e
 
@@ -72,13 +73,7 @@ FORM = {'Content-Type': 'application/x-www-form-urlencoded'}
 # ------------------------------------------------------------------------------------------------ helpers
 def request(instance, path: str, method: str = 'GET', body: Optional[str] = None
             ) -> Tuple[int, Dict[str, str], bytes]:
-    conn = http.client.HTTPConnection(instance.host, instance.http_port, timeout=20)
-    try:
-        conn.request(method, path, body=body, headers=FORM if body is not None else {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
+    return http_request(instance, path, method, body=body)
 
 
 def page(instance, path: str):
@@ -138,25 +133,11 @@ def wait_process(instance, namespec: str, state: str, timeout: float = 10) -> No
 def fleet(tmp_path_factory):
     fleet = LocalFleet(3, basedir=str(tmp_path_factory.mktemp('websup')), programs=PROGRAMS, rules=RULES,
                        options=OPTIONS)
-    try:
-        fleet.start()
-        fleet.wait_rpc_ready(timeout=20)
-
-        def ready() -> bool:
-            for instance in fleet:
-                rpc = instance.rpc().supvisors
-                if rpc.get_supvisors_state()['fsm_statename'] != 'OPERATION':
-                    return False
-                if rpc.get_application_info('app')['statename'] != 'RUNNING':
-                    return False
-            return True
-        wait_for(ready, timeout=30, what='OPERATION with app RUNNING everywhere')
+    def ready() -> bool:
+        return all(instance.rpc().supvisors.get_application_info('app')['statename'] == 'RUNNING'
+                   for instance in fleet)
+    with operational_fleet(fleet, timeout=30, ready=ready):
         yield fleet
-    except BaseException:
-        print(fleet.diagnostics())
-        raise
-    finally:
-        fleet.stop()
 
 
 # ------------------------------------------------------------------------------------------------ contents
