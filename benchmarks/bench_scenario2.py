@@ -3,7 +3,7 @@
 
 * launch (every supervisord started together) -> all scen2_srv RUNNING, for X items;
 * kill of a server (supervisord and its processes) -> its scen2_srv RUNNING on another server;
-* kill of a scen2_internal_data_bus -> its scen2_srv fully restarted and RUNNING again.
+* kill of an internal_data_bus -> its scen2_srv fully restarted and RUNNING again.
 
 A scen2_srv needs 42 % of a server, so the fleet has ceil(X/2) servers plus a spare one (at least 3). The programs' own start
 time is the sum of the startsecs of the 4 start ranks (internal data bus, its check, the services, the common bus
@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 from supvisors.tools.localfleet import wait_for  # noqa: E402
-from supvisors.tools.usecases.scenario2 import process_name, scenario2_fleet, srv_group  # noqa: E402
+from supvisors.tools.usecases.scenario2 import SRV_DATA_BUS, scenario2_fleet, srv_group  # noqa: E402
 
 POLL = 0.02
 
@@ -64,11 +64,11 @@ def run(items: int, startsecs: int, basedir: str):
         viewer = fleet['console_1'].rpc(timeout=5)
         wait_for(lambda: all_running(viewer, items), timeout=300, interval=POLL, what='all scen2_srv RUNNING')
         deployment = time.monotonic() - launch
-        # kill of a scen2_internal_data_bus
+        # kill of an internal_data_bus
         application = srv_group(2)
         host = hosts(viewer, application).pop()
         pid = fleet[host].rpc().supervisor.getProcessInfo(
-            f"{application}:{process_name('scen2_internal_data_bus', 2)}")['pid']
+            f'{application}:{SRV_DATA_BUS}')['pid']
         start = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not fully_running(viewer, application), timeout=30, interval=0.005, what='restart begun')

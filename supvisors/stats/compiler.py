@@ -37,7 +37,8 @@ def cpu_percent(ref: List[float], last: List[float]) -> float:
     """ 100·Δwork / (Δwork + Δidle), 0 if the denominator is 0. """
     work = last[0] - ref[0]
     total = work + last[1] - ref[1]
-    return 100.0 * work / total if total else 0.0
+    # jiffies are floats: keep the rounding errors of the subtraction inside [0; 100]
+    return min(100.0, max(0.0, 100.0 * work / total)) if total else 0.0
 
 
 class PeriodStatistics:

@@ -1,7 +1,10 @@
 """A demo fleet of supervisord instances with Supvisors on 127.0.0.1, to try the dashboard and the commands.
 
-By default it runs the Scenario 2 use case (servers running scen2_srv_NN, consoles where scen2_hci_NN are started
-on request, one loopback address each); ``--use-case sample`` runs a few sample programs instead.
+By default it runs the Scenario 2 use case as shipped in supvisors/tools/usecases/scenario2 (servers running
+scen2_srv_NN, consoles where scen2_hci_NN are started on request, one loopback address each): its etc files are
+copied into <dir>/etc, where supvisors_breed duplicates the templates of template_etc X times, and every supervisord
+runs <dir>/etc/supervisord_server.conf or <dir>/etc/supervisord_console.conf.  ``--use-case sample`` runs a few
+sample programs instead.
 
     python -m supvisors.tools.demo start [--items X] [--use-case scenario2|sample] [-n N] [--dir DIR] [--background]
     python -m supvisors.tools.demo status [--dir DIR]
@@ -160,6 +163,11 @@ def cmd_start(args: argparse.Namespace) -> int:
     if with_supvisors:
         print(f'Dashboard: {first.url}/index.html')
     print(f'Files: {directory}')
+    etc_dir = getattr(fleet, 'etc_dir', None)
+    if etc_dir:
+        from supvisors.tools.usecases.scenario2 import TEMPLATE_DIR
+        print(f'Configuration: {etc_dir} (the shipped Scenario 2 files, with {args.items} items bred by '
+              f'supvisors_breed from {TEMPLATE_DIR})')
     if args.background:
         fleet.detach()
         print(f'Running in the background; stop with: {COMMAND} stop --dir {directory}')

@@ -222,6 +222,9 @@ class LocalInstance:
         self.event_port = event_port
         self.workdir = workdir
         self.conf_path = conf_path
+        # environment variables given to supervisord in addition to the current environment (e.g. for %(ENV_X)s
+        # expansions in a configuration file shared by several instances); kept for restarts
+        self.env: Dict[str, str] = {}
         self.proc: Optional[subprocess.Popen] = None
         # pid of the supervisord started (or attached); it is also its pgid and sid (new session)
         self.pid: Optional[int] = None
@@ -264,6 +267,7 @@ class LocalInstance:
         if self.alive:
             raise FleetError(f'{self.identifier} is already running (pid {self.pid})')
         child_env = dict(os.environ if env is None else env)
+        child_env.update(self.env)
         python_path = child_env.get('PYTHONPATH')
         child_env['PYTHONPATH'] = _SOURCE_ROOT + (os.pathsep + python_path if python_path else '')
         child_env.setdefault('PYTHONUNBUFFERED', '1')
@@ -509,9 +513,18 @@ class LocalFleet:
                                                        os.path.join(workdir, 'supervisord.conf'), host)
         self.supvisors_list = ','.join(f'<{inst.identifier}>{inst.host}:{inst.http_port}:{inst.internal_port}'
                                        for inst in self.instances.values())
+        self.write_configs(options or {}, per_instance_options or {}, programs, per_instance_programs or {})
+
+    def write_configs(self, options: Mapping[str, str], per_instance_options: Mapping[str, Mapping[str, str]],
+                      programs: str, per_instance_programs: Mapping[str, str]) -> None:
+        """Write the configuration file of every instance (called once, at construction, when the ports are known).
+
+        A subclass that runs configuration files of its own overrides it, setting ``conf_path`` (and ``env``) of
+        every instance instead.
+        """
         for instance in self.instances.values():
-            text = self._config_text(instance, options or {}, (per_instance_options or {}).get(instance.identifier, {}),
-                                     programs, (per_instance_programs or {}).get(instance.identifier, ''))
+            text = self._config_text(instance, options, per_instance_options.get(instance.identifier, {}),
+                                     programs, per_instance_programs.get(instance.identifier, ''))
             with open(instance.conf_path, 'w') as stream:
                 stream.write(text)
 

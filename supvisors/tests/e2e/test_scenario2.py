@@ -5,11 +5,12 @@ import re
 import signal
 import threading
 import xmlrpc.client
+from configparser import ConfigParser
 
 import pytest
 
 from supvisors.tools.localfleet import wait_for
-from supvisors.tools.usecases.scenario2 import (HCI_PROGRAMS, SRV_PROGRAMS, console_ids, hci_group, process_name,
+from supvisors.tools.usecases.scenario2 import (HCI_DATA_BUS, SRV_DATA_BUS, SRV_PROGRAMS, console_ids, hci_group,
                                                 scenario2_fleet, server_ids, srv_group)
 
 pytestmark = pytest.mark.e2e
@@ -20,13 +21,10 @@ HCI = [hci_group(n) for n in (1, 2, 3)]
 
 # ---------------------------------------------------------------------------------------------------------------- helpers
 def make_fleet(tmp_path, items=3, edit=None, **kwargs):
+    """ The shipped configuration, bred for the items; edit(fleet) may change the files of the fleet before start. """
     fleet = scenario2_fleet(str(tmp_path), items=items, **kwargs)
     if edit:
-        for instance in fleet:
-            with open(instance.conf_path) as stream:
-                text = stream.read()
-            with open(instance.conf_path, 'w') as stream:
-                stream.write(edit(text))
+        edit(fleet)
     return fleet
 
 
@@ -75,10 +73,11 @@ def wait_running(fleet, application, timeout=20, identifier=None):
     wait_for(running, timeout=timeout, what=f'{application} RUNNING')
 
 
-def spawn_order(instance, item):
-    """ Programs of the item spawned by an instance, in spawn order (from the supervisord log). """
+def spawn_order(instance, programs):
+    """ Processes spawned by an instance among programs, in spawn order (from the supervisord log, that gives the
+    process names only: the instance must run a single application of these programs). """
     names = re.findall(r"spawned: '([^']+)'", instance.log())
-    return [name for name in names if name.endswith(f'_{item:02d}')]
+    return [name for name in names if name in programs]
 
 
 def srv_pids(fleet, application):
@@ -156,14 +155,14 @@ def test_req11_srv_started_automatically(fleet):
 def test_req04_req17_staged_start_sequence(fleet):
     """ Internal data bus, then its check, then the services with the common data bus check (both rank 3 in the
     rules), then the common bus interface. """
-    for item, application in enumerate(SRV, 1):
-        host = fleet[hosts(fleet, application).pop()]
-        order = spawn_order(host, item)
-        phases = [[process_name('scen2_internal_data_bus', item)],
-                  [process_name('scen2_check_internal_data_bus', item)],
-                  [process_name(x, item) for x in ('scen2_config_manager', 'scen2_data_processing',
-                                                   'scen2_sensor_acquisition', 'scen2_check_common_data_bus')],
-                  [process_name('scen2_common_bus_interface', item)]]
+    placed = [hosts(fleet, application).pop() for application in SRV]
+    assert len(set(placed)) == len(placed)  # one scen2_srv per server: the log of a server tells about it only
+    for host in placed:
+        order = spawn_order(fleet[host], SRV_PROGRAMS)
+        phases = [['internal_data_bus'],
+                  ['internal_check_data_bus'],
+                  ['config_manager', 'data_processing', 'sensor_acquisition', 'common_check_data_bus'],
+                  ['common_bus_interface']]
         positions = [[order.index(name) for name in phase] for phase in phases]
         for before, after in zip(positions, positions[1:]):
             assert max(before) < min(after), order
@@ -216,7 +215,7 @@ def test_req20_req21_req22_req23_req27_hci_on_user_request(fleet):
 def test_req15_internal_data_bus_crash_restarts_the_whole_srv(fleet):
     application = SRV[0]
     before = srv_pids(fleet, application)
-    os.kill(before[process_name('scen2_internal_data_bus', 1)], signal.SIGKILL)
+    os.kill(before[SRV_DATA_BUS], signal.SIGKILL)
 
     def restarted():
         after = srv_pids(fleet, application)
@@ -232,11 +231,11 @@ def test_req25_hci_internal_data_bus_crash_stops_the_hci(fleet):
     wait_running(fleet, application)
     pids = {x['name']: x['pid'] for x in fleet[console].rpc().supvisors.get_all_local_process_info()
             if x['group'] == application}
-    os.kill(pids[process_name('scen2_internal_data_bus', 3)], signal.SIGKILL)
+    os.kill(pids[HCI_DATA_BUS], signal.SIGKILL)
     wait_for(lambda: app_state(fleet, application)['statename'] == 'STOPPED' and not hosts(fleet, application),
              timeout=20, what='hci stopped')
     assert fleet[console].rpc().supervisor.getProcessInfo(
-        f"{application}:{process_name('scen2_internal_data_bus', 3)}")['statename'] == 'EXITED'
+        f'{application}:{HCI_DATA_BUS}')['statename'] == 'EXITED'
 
 
 # ---------------------------------------------------------------------------------------------------------------- resources
@@ -267,15 +266,33 @@ def test_req05_number_of_applications_limited_by_resources(fleet_builder):
 
 
 # ---------------------------------------------------------------------------------------------------------------- failures
-def _break_program(name):
-    def edit(text):
-        return re.sub(rf'(\[program:{name}\]\ncommand=)[^\n]*', r'\1/nonexistent/command', text)
+def _break_program(group, name):
+    """ In the bred configuration, give the group its own copy of the program, with a command that cannot be
+    spawned (the other groups keep the shipped definition). """
+    def edit(fleet):
+        for path in fleet.program_files():
+            config = ConfigParser(interpolation=None)
+            config.read(path)
+            if config.has_section(f'group:{group}'):
+                break
+        else:
+            raise AssertionError(f'no group {group} in {fleet.program_files()}')
+        own = f'{name}_{group}'
+        config.add_section(f'program:{own}')
+        for key, value in config.items(f'program:{name}'):
+            config.set(f'program:{own}', key, value)
+        config.set(f'program:{own}', 'process_name', name)
+        config.set(f'program:{own}', 'command', '/nonexistent/command')
+        programs = config.get(f'group:{group}', 'programs').split(',')
+        config.set(f'group:{group}', 'programs', ','.join(own if x == name else x for x in programs))
+        with open(path, 'w') as stream:
+            config.write(stream)
     return edit
 
 
 def test_req14_srv_stopped_upon_starting_failure(fleet_builder):
-    broken = process_name('scen2_config_manager', 3)
-    fleet = fleet_builder(edit=_break_program(broken))
+    broken = 'config_manager'
+    fleet = fleet_builder(edit=_break_program(SRV[2], broken))
     start(fleet)
     wait_running(fleet, SRV[0])
     wait_running(fleet, SRV[1])
@@ -288,9 +305,8 @@ def test_req14_srv_stopped_upon_starting_failure(fleet_builder):
 
 
 def test_req24_hci_starting_sequence_continues_upon_failure(fleet_builder):
-    broken = process_name('scen2_chart_view', 1)
-    fleet = fleet_builder(edit=lambda text: re.sub(
-        r'(\[program:scen2_hci_chart_view_01\]\n(?:[^\[]*\n)?command=)[^\n]*', r'\1/nonexistent/command', text))
+    broken = 'chart_view'
+    fleet = fleet_builder(edit=_break_program(HCI[0], broken))
     start(fleet)
     console = console_ids(fleet)[0]
     proxy(fleet, console).supvisors.start_application('LOCAL', HCI[0])

@@ -95,6 +95,9 @@ def test_solaris():
 def test_cpu_percent():
     assert cpu_percent([10, 90], [30, 170]) == pytest.approx(20.0)
     assert cpu_percent([10, 90], [10, 90]) == 0.0
+    # rounding errors of float jiffies never leave [0; 100]
+    assert cpu_percent([0.1, 0.0], [0.30000000000000004, 0.0]) == 100.0
+    assert cpu_percent([5.0, 10.0], [4.999999, 10.5]) == 0.0
 
 
 def test_integration_formulas():

@@ -1,11 +1,38 @@
-"""Scenario 2 use case on a local fleet: X items, each controlled by a scen2_srv_NN and a scen2_hci_NN application.
+"""Scenario 2 use case: X items, each controlled by a scen2_srv_NN application (servers) and a scen2_hci_NN
+application (consoles).
 
-* Servers (``server_1..server_S``) define the X groups ``scen2_srv_NN``; consoles (``console_1..console_C``) define
-  the X groups ``scen2_hci_NN``.  Every instance runs the unmanaged ``common_data_bus`` (autostart, its own group).
+The use case is shipped as files, in this folder::
+
+    bin/                            stand-ins of the programs: data_bus.sh, check_data_bus.sh, service.sh
+    template_etc/
+        server/group_server.ini     generic configuration of scen2_srv (group and programs of one item)
+        console/group_hci.ini       generic configuration of scen2_hci (group and programs of one item)
+    etc/
+        common/services.ini         the common data bus, auto-started by every supervisord, not managed
+        supervisord_server.conf     supervisord of a server: includes common/*.ini and server/*.ini
+        supervisord_console.conf    supervisord of a console: includes common/*.ini and console/*.ini
+        supvisors_rules.xml         the Supvisors rules of scen2_srv_NN and scen2_hci_NN
+
+Before use, ``supvisors_breed`` duplicates the generic groups X times into ``etc``::
+
+    supvisors_breed -t template_etc -d etc -b scen2_srv=X scen2_hci=X
+
+which writes ``etc/server/group_server.ini`` (groups scen2_srv_01..XX) and ``etc/console/group_hci.ini`` (groups
+scen2_hci_01..XX).  The groups of one kind list the same programs, so the process names are the same in every group
+(``scen2_srv_01:config_manager``, ``scen2_srv_02:config_manager``...).
+
+``scenario2_fleet`` runs these files on a local fleet: it lays out a working folder like this one once bred (a copy
+of ``bin`` and ``etc``, then ``supvisors_breed`` run on ``template_etc`` into ``<basedir>/etc``), and starts every
+server with ``<basedir>/etc/supervisord_server.conf`` and every console with ``<basedir>/etc/supervisord_console.conf``.
+What differs between two instances comes from their environment (``SCEN2_*`` variables, see the .conf files);
+the launcher only adapts the rules aliases to the identifiers of the fleet (``server_1..server_S``,
+``console_1..console_C``; the shipped file lists the default fleet, 3 servers and 2 consoles), and, when asked to,
+Supvisors options and the ``startsecs`` of the programs.
+
 * All scen2 programs are ``autostart=false``: Supvisors starts them from the rules (staged start sequence:
   internal data bus, then its check, then the services and the common data bus check, then the common bus interface).
 * The data buses signal readiness with flag files in ``<workdir>/run/`` (``common_data_bus.ready``,
-  ``internal_data_bus_NN.ready``) that the check programs poll, so the whole use case runs without any network
+  ``<group>.internal_data_bus.ready``) that the check programs poll, so the whole use case runs without any network
   traffic.
 
 Loading figures, which admission tests rely on (keep them): a scen2_srv needs 4 x 10 (model_services) + 2 (data_bus)
@@ -20,85 +47,83 @@ Usage::
 """
 
 import os
-import shlex
+import re
+import shutil
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from supvisors.tools.localfleet import LocalFleet
+from supvisors.tools import breed as supvisors_breed
+from supvisors.tools.localfleet import LocalFleet, LocalInstance
 
-__all__ = ['SRV_PROGRAMS', 'HCI_PROGRAMS', 'SRV_APPLICATION_PATTERN', 'HCI_APPLICATION_PATTERN',
-           'SRV_EXPECTED_LOADING', 'HCI_EXPECTED_LOADING', 'COMMON_DATA_BUS', 'BIN_DIR',
-           'srv_group', 'hci_group', 'process_name', 'srv_section', 'hci_section',
-           'common_flag_name', 'internal_flag_name', 'run_dir',
+__all__ = ['USECASE_DIR', 'BIN_DIR', 'ETC_DIR', 'TEMPLATE_DIR', 'RULES_FILE', 'SERVER_CONF', 'CONSOLE_CONF',
+           'SRV_PROGRAMS', 'HCI_PROGRAMS', 'SRV_DATA_BUS', 'HCI_DATA_BUS',
+           'SRV_APPLICATION_PATTERN', 'HCI_APPLICATION_PATTERN',
+           'SRV_EXPECTED_LOADING', 'HCI_EXPECTED_LOADING', 'COMMON_DATA_BUS',
+           'srv_group', 'hci_group', 'namespec', 'common_flag_name', 'internal_flag_name', 'run_dir',
            'server_identifiers', 'console_identifiers', 'server_ids', 'console_ids',
-           'scenario2_rules', 'common_programs', 'server_programs', 'console_programs', 'scenario2_fleet']
+           'scenario2_rules', 'breed_arguments', 'breed', 'set_ini_options', 'instance_env',
+           'Scenario2Fleet', 'scenario2_fleet']
 
-BIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bin')
-DATA_BUS_SCRIPT = 'data_bus.sh'
-CHECK_SCRIPT = 'check_data_bus.sh'
-SERVICE_SCRIPT = 'service.sh'
+USECASE_DIR = os.path.dirname(os.path.abspath(__file__))
+BIN_DIR = os.path.join(USECASE_DIR, 'bin')
+ETC_DIR = os.path.join(USECASE_DIR, 'etc')
+TEMPLATE_DIR = os.path.join(USECASE_DIR, 'template_etc')
 
-# default delay before a data bus declares itself ready, and default patience of the check programs
-DATA_BUS_DELAY = 0.3
-CHECK_TIMEOUT = 30.0
+RULES_FILE = 'supvisors_rules.xml'
+SERVER_CONF = 'supervisord_server.conf'
+CONSOLE_CONF = 'supervisord_console.conf'
+# what the launcher copies from etc (bred folders that a user may have added there are left out)
+COMMON_DIR = 'common'
+SHIPPED_ETC_FILES = (SERVER_CONF, CONSOLE_CONF, RULES_FILE)
 
 COMMON_DATA_BUS = 'common_data_bus'
 
-# program base names (the process name is '<base>_NN'), in start order
-SRV_PROGRAMS = ('scen2_internal_data_bus', 'scen2_check_internal_data_bus',
-                'scen2_config_manager', 'scen2_data_processing', 'scen2_sensor_acquisition',
-                'scen2_check_common_data_bus',
-                'scen2_common_bus_interface')
-HCI_PROGRAMS = ('scen2_internal_data_bus', 'scen2_check_internal_data_bus',
-                'scen2_chart_view', 'scen2_sensor_control', 'scen2_sensor_view')
+# process names of one item (the same in every group of a kind), in start order
+SRV_PROGRAMS = ('internal_data_bus', 'internal_check_data_bus',
+                'config_manager', 'data_processing', 'sensor_acquisition',
+                'common_check_data_bus',
+                'common_bus_interface')
+HCI_PROGRAMS = ('hci_internal_data_bus', 'hci_internal_check_data_bus',
+                'chart_view', 'sensor_control', 'sensor_view')
+SRV_DATA_BUS = 'internal_data_bus'
+HCI_DATA_BUS = 'hci_internal_data_bus'
 
 SRV_APPLICATION_PATTERN = 'scen2_srv_'
 HCI_APPLICATION_PATTERN = 'scen2_hci_'
+SRV_TEMPLATE = 'scen2_srv'
+HCI_TEMPLATE = 'scen2_hci'
 
-# per application, as resolved from the rules below (see the module docstring)
+# per application, as resolved from the rules file (see the module docstring)
 SRV_EXPECTED_LOADING = 42
 HCI_EXPECTED_LOADING = 26
 
-_CHECKS = ('scen2_check_internal_data_bus', 'scen2_check_common_data_bus')
+# the startsecs of the long-running programs in the shipped files (the checks have 0)
+SHIPPED_STARTSECS = 1
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # names
 # ----------------------------------------------------------------------------------------------------------------
 def srv_group(n: int) -> str:
-    """Group (application) of the services of item n."""
-    return 'scen2_srv_%02d' % n
+    """Group (application) of the services of item n, as named by supvisors_breed."""
+    return '%s_%02d' % (SRV_TEMPLATE, n)
 
 
 def hci_group(n: int) -> str:
-    """Group (application) of the HCI of item n."""
-    return 'scen2_hci_%02d' % n
+    """Group (application) of the HCI of item n, as named by supvisors_breed."""
+    return '%s_%02d' % (HCI_TEMPLATE, n)
 
 
-def process_name(base: str, n: int) -> str:
-    """Process name of a program of item n, the name that the rules patterns are matched against."""
-    return '%s_%02d' % (base, n)
-
-
-def srv_section(base: str, n: int) -> str:
-    """Supervisor program section name of a scen2_srv program: the process name itself."""
-    return process_name(base, n)
-
-
-def hci_section(base: str, n: int) -> str:
-    """Supervisor program section name of a scen2_hci program.
-
-    Distinct from the srv sections (``scen2_hci_<rest>_NN``), so that both sets may be included in one supervisord
-    without a program definition overwriting the other; ``process_name`` keeps the process name of SRV_PROGRAMS.
-    """
-    return process_name('scen2_hci_' + base[len('scen2_'):], n)
+def namespec(group: str, process: str) -> str:
+    return f'{group}:{process}'
 
 
 def common_flag_name() -> str:
     return f'{COMMON_DATA_BUS}.ready'
 
 
-def internal_flag_name(n: int) -> str:
-    return 'internal_data_bus_%02d.ready' % n
+def internal_flag_name(group: str) -> str:
+    """Ready flag of the internal data bus of a scen2_srv_NN or scen2_hci_NN group."""
+    return f'{group}.internal_data_bus.ready'
 
 
 def run_dir(workdir: str) -> str:
@@ -127,189 +152,167 @@ def console_ids(fleet: LocalFleet) -> List[str]:
 # ----------------------------------------------------------------------------------------------------------------
 # rules
 # ----------------------------------------------------------------------------------------------------------------
-RULES_TEMPLATE = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
-<root>
-    <!-- aliases -->
-    <alias name="servers">{servers}</alias>
-    <alias name="consoles">{consoles}</alias>
+def _read(path: str) -> str:
+    with open(path) as stream:
+        return stream.read()
 
-    <!-- models -->
-    <model name="model_services">
-        <start_sequence>3</start_sequence>
-        <required>true</required>
-        <expected_loading>10</expected_loading>
-    </model>
-    <model name="check_data_bus">
-        <start_sequence>2</start_sequence>
-        <required>true</required>
-        <wait_exit>true</wait_exit>
-    </model>
-    <model name="data_bus">
-        <start_sequence>1</start_sequence>
-        <required>true</required>
-        <expected_loading>2</expected_loading>
-    </model>
 
-    <!-- Scenario 2 applications -->
-    <!-- services -->
-    <application pattern="scen2_srv_">
-        <distribution>SINGLE_INSTANCE</distribution>
-        <identifiers>servers</identifiers>
-        <start_sequence>1</start_sequence>
-        <starting_strategy>LESS_LOADED</starting_strategy>
-        <starting_failure_strategy>STOP</starting_failure_strategy>
-        <programs>
-            <program pattern="common_bus_interface">
-                <reference>model_services</reference>
-                <start_sequence>4</start_sequence>
-            </program>
-            <program pattern="check_common_data_bus">
-                <reference>check_data_bus</reference>
-                <start_sequence>3</start_sequence>
-            </program>
-            <program pattern="">
-                <reference>model_services</reference>
-            </program>
-            <program pattern="check_internal_data_bus">
-                <reference>check_data_bus</reference>
-            </program>
-            <program pattern="internal_data_bus">
-                <reference>data_bus</reference>
-                <running_failure_strategy>RESTART_APPLICATION</running_failure_strategy>
-            </program>
-        </programs>
-    </application>
-
-    <!-- HCI -->
-    <application pattern="scen2_hci_">
-        <distribution>SINGLE_INSTANCE</distribution>
-        <identifiers>consoles</identifiers>
-        <starting_strategy>LOCAL</starting_strategy>
-        <starting_failure_strategy>CONTINUE</starting_failure_strategy>
-        <programs>
-            <program pattern="">
-                <start_sequence>3</start_sequence>
-                <expected_loading>8</expected_loading>
-            </program>
-            <program pattern="check_internal_data_bus">
-                <reference>check_data_bus</reference>
-            </program>
-            <program pattern="internal_data_bus">
-                <reference>data_bus</reference>
-                <running_failure_strategy>STOP_APPLICATION</running_failure_strategy>
-            </program>
-        </programs>
-    </application>
-</root>
-"""
+def _write(path: str, text: str) -> None:
+    with open(path, 'w') as stream:
+        stream.write(text)
 
 
 def scenario2_rules(servers: Sequence[str], consoles: Sequence[str]) -> str:
-    """Rules file text (0.15 syntax); the aliases list the actual identifiers of the fleet.
+    """The shipped rules file, with the aliases set to the identifiers of the fleet.
 
-    Patterns rely on "most specific pattern wins" (length of the leftmost match): ``check_internal_data_bus``
-    (23 characters) beats ``internal_data_bus`` (17) on the check programs, and ``""`` (0) only catches the services.
+    With the default fleet (server_1..3, console_1..2), this is the shipped file as it is.
     """
-    return RULES_TEMPLATE.format(servers=','.join(servers), consoles=','.join(consoles))
+    text = _read(os.path.join(ETC_DIR, RULES_FILE))
+    for alias, identifiers in (('servers', servers), ('consoles', consoles)):
+        text, count = re.subn(rf'(<alias name="{alias}">)[^<]*(</alias>)',
+                              lambda match: match.group(1) + ','.join(identifiers) + match.group(2), text)
+        if count != 1:
+            raise ValueError(f'{RULES_FILE}: one alias "{alias}" expected, found {count}')
+    return text
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Supervisor configuration
 # ----------------------------------------------------------------------------------------------------------------
-def _quote(word: str) -> str:
-    """A command word safe for Supervisor: shell-quoted (shlex.split) and '%' escaped (string expansion)."""
-    return shlex.quote(word).replace('%', '%%')
+def breed_arguments(destination: str, items: int) -> List[str]:
+    """Arguments of supvisors_breed that duplicate the scen2_srv and scen2_hci templates X times into destination."""
+    return ['-t', TEMPLATE_DIR, '-d', destination, '-b', f'{SRV_TEMPLATE}={items}', f'{HCI_TEMPLATE}={items}']
 
 
-def _command(script: str, *args: object) -> str:
-    # light shell scripts, as in the use case: hundreds of them start in a large fleet
-    words = ['/bin/bash', os.path.join(BIN_DIR, script)] + [str(arg) for arg in args]
-    return ' '.join(_quote(word) for word in words)
+def breed(destination: str, items: int) -> None:
+    """Run supvisors_breed on template_etc: writes <destination>/server/group_server.ini and
+    <destination>/console/group_hci.ini with X groups each."""
+    supvisors_breed.main(breed_arguments(os.path.abspath(destination), items))
 
 
-def _program_section(section: str, process: str, command: str, startsecs: int, check: bool,
-                     autostart: bool = False) -> str:
-    lines = [f'[program:{section}]']
-    if process != section:
-        lines.append(f'process_name={process}')
-    lines += [f'command={command}',
-              f'autostart={str(autostart).lower()}',
-              f'startsecs={0 if check else startsecs}']
-    if check:
-        # exits 0 as soon as its data bus is ready: a normal end, never to be restarted
-        lines += ['exitcodes=0', 'autorestart=false']
-    lines += ['stopwaitsecs=2', 'stopasgroup=true', 'killasgroup=true', 'redirect_stderr=true']
-    return '\n'.join(lines) + '\n'
+def set_ini_options(text: str, section: str, values: Mapping[str, str]) -> str:
+    """Set options of one section of an ini text: an existing option line is replaced, a new one is added at the end
+    of the section.  The rest of the text (comments included) is kept as it is."""
+    lines = text.splitlines(keepends=True)
+    header = f'[{section}]'
+    try:
+        start = next(idx for idx, line in enumerate(lines) if line.strip() == header)
+    except StopIteration:
+        raise ValueError(f'no section {header}') from None
+    end = next((idx for idx in range(start + 1, len(lines)) if lines[idx].lstrip().startswith('[')), len(lines))
+    for key, value in values.items():
+        new_line = f'{key} = {value}\n'
+        pattern = re.compile(rf'\s*{re.escape(key)}\s*[=:]')
+        found = next((idx for idx in range(start + 1, end) if pattern.match(lines[idx])), None)
+        if found is not None:
+            lines[found] = new_line
+            continue
+        # after the last option of the section (before its trailing blank lines and comments)
+        last = max((idx for idx in range(start, end) if lines[idx].strip() and
+                    not lines[idx].lstrip().startswith((';', '#'))), default=start)
+        if not lines[last].endswith('\n'):
+            lines[last] += '\n'
+        lines.insert(last + 1, new_line)
+        end += 1
+    return ''.join(lines)
 
 
-def _program_command(base: str, n: int, run: str) -> str:
-    if base == 'scen2_internal_data_bus':
-        return _command(DATA_BUS_SCRIPT, os.path.join(run, internal_flag_name(n)), DATA_BUS_DELAY)
-    if base == 'scen2_check_internal_data_bus':
-        return _command(CHECK_SCRIPT, os.path.join(run, internal_flag_name(n)), CHECK_TIMEOUT)
-    if base == 'scen2_check_common_data_bus':
-        return _command(CHECK_SCRIPT, os.path.join(run, common_flag_name()), CHECK_TIMEOUT)
-    return _command(SERVICE_SCRIPT)
+def _set_startsecs(path: str, startsecs: int) -> None:
+    """Replace the startsecs of the long-running programs (the checks keep their startsecs=0)."""
+    text = _read(path)
+    _write(path, re.sub(r'(?m)^(startsecs\s*=\s*)[1-9]\d*\s*$', rf'\g<1>{startsecs}', text))
 
 
-def common_programs(workdir: str, startsecs: int = 1) -> str:
-    """The common data bus, out of the application scope: auto-started everywhere, in its own (unmanaged) group."""
-    command = _command(DATA_BUS_SCRIPT, os.path.join(run_dir(workdir), common_flag_name()), DATA_BUS_DELAY)
-    return _program_section(COMMON_DATA_BUS, COMMON_DATA_BUS, command, startsecs, check=False, autostart=True)
-
-
-def _groups(kind: str, items: int, workdir: str, startsecs: int) -> str:
-    """X copies of the generic group definition, one per item (what supvisors_breed does with a template)."""
-    bases, group, section = ((SRV_PROGRAMS, srv_group, srv_section) if kind == 'srv'
-                             else (HCI_PROGRAMS, hci_group, hci_section))
-    run = run_dir(workdir)
-    parts = []
-    for n in range(1, items + 1):
-        sections = [section(base, n) for base in bases]
-        parts.append(f'[group:{group(n)}]\nprograms={",".join(sections)}\n')
-        for base, name in zip(bases, sections):
-            parts.append(_program_section(name, process_name(base, n), _program_command(base, n, run), startsecs,
-                                          check=base in _CHECKS))
-    return '\n'.join(parts)
-
-
-def server_programs(items: int, workdir: str, startsecs: int = 1) -> str:
-    """Programs of a server: the common data bus and the X scen2_srv groups."""
-    return common_programs(workdir, startsecs) + '\n' + _groups('srv', items, workdir, startsecs)
-
-
-def console_programs(items: int, workdir: str, startsecs: int = 1) -> str:
-    """Programs of a console: the common data bus and the X scen2_hci groups."""
-    return common_programs(workdir, startsecs) + '\n' + _groups('hci', items, workdir, startsecs)
+def instance_env(fleet: LocalFleet, instance: LocalInstance) -> Dict[str, str]:
+    """The SCEN2_* variables of one instance, expanded by Supervisor in the shipped configuration files."""
+    return {'SCEN2_IDENTIFIER': instance.identifier,
+            'SCEN2_HOST': instance.host,
+            'SCEN2_HTTP_PORT': str(instance.http_port),
+            'SCEN2_EVENT_PORT': str(instance.event_port),
+            'SCEN2_SUPVISORS_LIST': fleet.supvisors_list,
+            # every instance is a core instance, so that synchronisation ends as soon as all of them are seen
+            # instead of waiting synchro_timeout
+            'SCEN2_CORE_IDENTIFIERS': ','.join(fleet.identifiers),
+            'SCEN2_WORKDIR': instance.workdir}
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # fleet
 # ----------------------------------------------------------------------------------------------------------------
+class Scenario2Fleet(LocalFleet):
+    """A configured, not started, fleet of servers then consoles running the shipped scenario 2 files.
+
+    The working folder ``basedir`` is laid out as the use case folder once bred::
+
+        <basedir>/bin/                          copy of the shipped bin
+        <basedir>/etc/                          copy of the shipped etc (common/, the .conf files, the rules)
+        <basedir>/etc/server/group_server.ini   bred by supvisors_breed from template_etc (X groups scen2_srv_NN)
+        <basedir>/etc/console/group_hci.ini     bred by supvisors_breed from template_etc (X groups scen2_hci_NN)
+        <basedir>/<identifier>/                 workdir of an instance: supervisord.log, logs/, run/
+
+    ``options`` are Supvisors options added to (or replacing) the ones of the shipped .conf files, in the copies.
+    ``startsecs`` replaces the startsecs of the long-running programs (1 in the shipped files) in the copies.
+    """
+
+    def __init__(self, basedir: str, items: int = 3, servers: int = 3, consoles: int = 2,
+                 options: Optional[Mapping[str, str]] = None, startsecs: int = SHIPPED_STARTSECS):
+        if items < 1 or servers < 1 or consoles < 1:
+            raise ValueError(f'items, servers and consoles must be >= 1: {items}, {servers}, {consoles}')
+        if items > 99:
+            raise ValueError(f'items must be <= 99 (two-digit names): {items}')
+        self.items = items
+        self.startsecs = startsecs
+        self.etc_dir = os.path.join(os.path.abspath(basedir), 'etc')
+        self.bin_dir = os.path.join(os.path.abspath(basedir), 'bin')
+        self.server_identifiers = server_identifiers(servers)
+        self.console_identifiers = console_identifiers(consoles)
+        # each server and console is a node of its own (its own loopback address), as on real hosts
+        super().__init__(self.server_identifiers + self.console_identifiers, basedir, options=options,
+                         distinct_hosts=True)
+
+    @property
+    def server_conf(self) -> str:
+        return os.path.join(self.etc_dir, SERVER_CONF)
+
+    @property
+    def console_conf(self) -> str:
+        return os.path.join(self.etc_dir, CONSOLE_CONF)
+
+    def write_configs(self, options: Mapping[str, str], per_instance_options: Mapping[str, Mapping[str, str]],
+                      programs: str, per_instance_programs: Mapping[str, str]) -> None:
+        """Lay out the working folder with the shipped files and point every instance at them."""
+        shutil.copytree(BIN_DIR, self.bin_dir, dirs_exist_ok=True)
+        os.makedirs(self.etc_dir, exist_ok=True)
+        shutil.copytree(os.path.join(ETC_DIR, COMMON_DIR), os.path.join(self.etc_dir, COMMON_DIR), dirs_exist_ok=True)
+        for name in (SERVER_CONF, CONSOLE_CONF):
+            text = _read(os.path.join(ETC_DIR, name))
+            if options:
+                text = set_ini_options(text, 'rpcinterface:supvisors', options)
+            _write(os.path.join(self.etc_dir, name), text)
+        self.rules_path = os.path.join(self.etc_dir, RULES_FILE)
+        _write(self.rules_path, scenario2_rules(self.server_identifiers, self.console_identifiers))
+        breed(self.etc_dir, self.items)
+        if self.startsecs != SHIPPED_STARTSECS:
+            for path in self.program_files():
+                _set_startsecs(path, self.startsecs)
+        for instance in self:
+            instance.conf_path = self.server_conf if instance.identifier in self.server_identifiers \
+                else self.console_conf
+            instance.env = instance_env(self, instance)
+            os.makedirs(run_dir(instance.workdir), exist_ok=True)
+
+    def program_files(self) -> List[str]:
+        """The program definitions run by the fleet: the common data bus, then the bred files."""
+        return [os.path.join(self.etc_dir, COMMON_DIR, 'services.ini'),
+                os.path.join(self.etc_dir, 'server', 'group_server.ini'),
+                os.path.join(self.etc_dir, 'console', 'group_hci.ini')]
+
+
 def scenario2_fleet(basedir: str, items: int = 3, servers: int = 3, consoles: int = 2,
-                    options: Optional[Dict[str, str]] = None, startsecs: int = 1) -> LocalFleet:
+                    options: Optional[Mapping[str, str]] = None, startsecs: int = SHIPPED_STARTSECS) -> Scenario2Fleet:
     """A configured, not started, fleet of servers then consoles running scenario 2 for ``items`` items.
 
-    ``options`` are Supvisors options added to (or replacing) the defaults; by default every instance is a core
-    instance, so that synchronisation ends as soon as all of them are seen instead of waiting synchro_timeout.
     The workdir of each instance is ``<basedir>/<identifier>``, so its flags are in ``<basedir>/<identifier>/run``.
+    See Scenario2Fleet.
     """
-    if items < 1 or servers < 1 or consoles < 1:
-        raise ValueError(f'items, servers and consoles must be >= 1: {items}, {servers}, {consoles}')
-    if items > 99:
-        raise ValueError(f'items must be <= 99 (two-digit names): {items}')
-    srv_ids, hci_ids = server_identifiers(servers), console_identifiers(consoles)
-    identifiers = srv_ids + hci_ids
-    all_options: Dict[str, str] = {'core_identifiers': ','.join(identifiers)}
-    all_options.update(options or {})
-    basedir = os.path.abspath(basedir)
-    per_instance: Mapping[str, str] = {
-        **{identifier: server_programs(items, os.path.join(basedir, identifier), startsecs) for identifier in srv_ids},
-        **{identifier: console_programs(items, os.path.join(basedir, identifier), startsecs)
-           for identifier in hci_ids}}
-    # each server and console is a node of its own (its own loopback address), as on real hosts
-    fleet = LocalFleet(identifiers, basedir, options=all_options, per_instance_programs=per_instance,
-                       rules=scenario2_rules(srv_ids, hci_ids), distinct_hosts=True)
-    for instance in fleet:
-        os.makedirs(run_dir(instance.workdir), exist_ok=True)
-    return fleet
+    return Scenario2Fleet(basedir, items, servers, consoles, options, startsecs)
