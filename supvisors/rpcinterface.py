@@ -251,11 +251,15 @@ class RPCInterface:
         return [process.serial() for process in self._core.context.conflicts()]
 
     # ------------------------------------------------------------------ commands
-    @staticmethod
-    def _deferred(check: Callable[[], Any]) -> Callable[[], Any]:
+    def _deferred(self, check: Callable[[], Any]) -> Callable[[], Any]:
         """ A deferred answer: Supervisor calls it until it returns something else than NOT_DONE_YET. """
+        runtime = self._runtime
+
         def onwait():
-            return check()
+            result = check()
+            if result is NOT_DONE_YET:
+                runtime.note_deferred()
+            return result
         onwait.delay = WAIT_DELAY
         return onwait
 

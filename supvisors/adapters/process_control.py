@@ -11,6 +11,8 @@ are first applied.
 import functools
 import json
 import os
+import signal
+import threading
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -119,6 +121,18 @@ def _wrap_start_process(original: Callable) -> Callable:
     return startProcess
 
 
+# The signals supervisord catches, blocked around the fork of a child. Without this, a signal sent to a child
+# between its fork and its exec (a stop requested right after a start) runs supervisord's handler in the child
+# and is lost: the process then survives until stopwaitsecs and SIGKILL. With the signals blocked across the fork,
+# the child restores their default action before unblocking them, so a pending stop signal acts at once.
+_SPAWN_MASK: Dict[str, Any] = {'caught': (), 'previous': None}
+
+
+def _caught_signals() -> Tuple[int, ...]:
+    return tuple(sig for sig in signal.valid_signals()
+                 if sig not in (signal.SIGKILL, signal.SIGSTOP) and callable(signal.getsignal(sig)))
+
+
 def _wrap_spawn(original: Callable) -> Callable:
     @functools.wraps(original)
     def spawn(self):
@@ -126,9 +140,31 @@ def _wrap_spawn(original: Callable) -> Callable:
             # called at every main loop iteration for autorestart processes: keep the log quiet
             self.config.options.logger.blather(f'spawn refused: {self.config.name} is disabled')
             return None
-        return original(self)
+        if threading.current_thread() is not threading.main_thread() or _SPAWN_MASK['previous'] is not None:
+            return original(self)  # not supervisord's loop (tests), or already guarded (FastCGI spawn)
+        caught = _caught_signals()
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+        _SPAWN_MASK.update(caught=caught, previous=previous)
+        try:
+            return original(self)
+        finally:
+            _SPAWN_MASK.update(caught=(), previous=None)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     setattr(spawn, _PATCH_MARKER, True)
     return spawn
+
+
+def _wrap_spawn_as_child(original: Callable) -> Callable:
+    @functools.wraps(original)
+    def _spawn_as_child(self, filename, argv):
+        previous = _SPAWN_MASK['previous']
+        if previous is not None:
+            for sig in _SPAWN_MASK['caught']:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending stop signal terminates the child now
+        return original(self, filename, argv)
+    setattr(_spawn_as_child, _PATCH_MARKER, True)
+    return _spawn_as_child
 
 
 def _patch_method(klass, name: str, wrapper: Callable[[Callable], Callable]) -> None:
@@ -144,6 +180,7 @@ def patch_supervisor() -> None:
     _patch_method(Subprocess, 'spawn', _wrap_spawn)
     # FastCGISubprocess.spawn opens the socket before calling Subprocess.spawn: refuse before that
     _patch_method(FastCGISubprocess, 'spawn', _wrap_spawn)
+    _patch_method(Subprocess, '_spawn_as_child', _wrap_spawn_as_child)
 
 
 # --------------------------------------------------------------------------------------------- extra arguments

@@ -7,6 +7,7 @@ own thread. Nothing waits for a poll timeout or a tick.
 """
 
 import socket
+import threading
 import time
 import traceback
 from collections import deque
@@ -67,6 +68,46 @@ class WakeUpDispatcher(asyncore.dispatcher):
         pass
 
 
+class DelayedWaker(threading.Thread):
+    """ Wakes supervisord's loop once at the latest time asked for, however many times it is asked meanwhile. """
+
+    def __init__(self, wake: Callable[[], None]):
+        super().__init__(name='supvisors-waker', daemon=True)
+        self.wake = wake
+        self.condition = threading.Condition()
+        self.deadline: Optional[float] = None
+        self.stopping = False
+
+    def schedule(self, deadline: float) -> None:
+        """ Wake at the monotonic time deadline, or later if a later wake-up is already asked for. """
+        with self.condition:
+            if self.deadline is None or deadline > self.deadline:
+                self.deadline = deadline
+                self.condition.notify()
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopping = True
+            self.condition.notify()
+
+    def run(self) -> None:
+        while True:
+            with self.condition:
+                while not self.stopping and (self.deadline is None or time.monotonic() < self.deadline):
+                    timeout = None if self.deadline is None else self.deadline - time.monotonic()
+                    self.condition.wait(timeout)
+                if self.stopping:
+                    return
+                self.deadline = None
+            self.wake()
+
+
+# how long after its last poll a deferred answer (XML-RPC with wait, dashboard action) is considered pending
+DEFERRED_PENDING = 2.0
+# an HTTP channel holding a deferred answer polls it no more often than this (the delay of the deferred callables)
+DEFERRED_POLL_DELAY = 0.05
+
+
 class SupvisorsRuntime:
 
     def __init__(self, supervisord, options, mapper, core: SupvisorsCore, logger,
@@ -91,6 +132,8 @@ class SupvisorsRuntime:
         self.stopped = False
         self._processing = False
         self.version = 0  # counts the events applied to the model (the dashboard's live updates follow it)
+        self.deferred_seen = 0.0  # last time a deferred answer was found not ready
+        self.waker: Optional[DelayedWaker] = None
         self.dashboard = None
         events.subscribe(events.SupervisorRunningEvent, self._on_running)
         events.subscribe(events.SupervisorStoppingEvent, self._on_stopping)
@@ -106,6 +149,8 @@ class SupvisorsRuntime:
         wake_r.setblocking(False)
         self.wake_w.setblocking(False)
         self.dispatcher = WakeUpDispatcher(wake_r, self._process_queue, self.logger)
+        self.waker = DelayedWaker(self._wake)
+        self.waker.start()
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix='supvisors-rpc')
         self.event_publisher = create_event_publisher(self.options.event_link, self.mapper.local_instance.event_port,
                                                       self.logger)
@@ -135,6 +180,8 @@ class SupvisorsRuntime:
         self.stopped = True
         self.logger.info('SupvisorsRuntime: supervisord is STOPPING: closing communications')
         self.statistics.stop()
+        if self.waker is not None:
+            self.waker.stop()
         if self.bus is not None:
             self.bus.stop(flush_timeout=1.0)
         if self.pool is not None:
@@ -203,22 +250,42 @@ class SupvisorsRuntime:
     def _deliver(self, event: Any) -> None:
         """ Called by the bus and worker threads: queue the event and wake supervisord's loop. """
         self.queue.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
         try:
             self.wake_w.send(b'\0')
         except (BlockingIOError, OSError, AttributeError):
             pass
+
+    def note_deferred(self) -> None:
+        """ A deferred answer has just been polled and is not ready. """
+        self.deferred_seen = time.monotonic()
+
+    def _after_changes(self) -> None:
+        """ Something was applied that may complete a deferred answer. Its HTTP channel polls it at most every
+        DEFERRED_POLL_DELAY: if it was polled just before, supervisord's loop would sleep its whole poll timeout (1 s)
+        before the answer goes out, so the loop is woken again once that delay has passed since the last poll. """
+        now = time.monotonic()
+        if self.waker is not None and now - self.deferred_seen < DEFERRED_PENDING:
+            # the channel polled it at deferred_seen at the latest: it will accept to poll again after the delay
+            self.waker.schedule(max(now, self.deferred_seen + DEFERRED_POLL_DELAY + 0.005))
 
     def _process_queue(self) -> None:
         """ Owner thread: apply every queued event to the core (unless already doing so higher in the stack). """
         if self._processing or self.stopped:
             return
         self._processing = True
+        processed = False
         try:
             while self.queue and not self.stopped:
                 event = self.queue.popleft()
                 self._dispatch(event)
+                processed = True
         finally:
             self._processing = False
+        if processed:
+            self._after_changes()
 
     def _dispatch(self, event: Any) -> None:
         core = self.core
@@ -302,6 +369,7 @@ class SupvisorsRuntime:
             self._execute(self.core.take_actions())
         finally:
             self._processing = was_processing
+        self._after_changes()
         return result
 
     # ------------------------------------------------------------------ actions

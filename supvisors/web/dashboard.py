@@ -79,11 +79,15 @@ class Response:
 
     delay = POLL_DELAY
 
-    def __init__(self, producer: Callable[[], Any]):
+    def __init__(self, producer: Callable[[], Any], runtime=None):
         self.producer = producer
+        self.runtime = runtime
 
     def __call__(self) -> Any:
-        return self.producer()
+        result = self.producer()
+        if result is NOT_DONE_YET and self.runtime is not None:
+            self.runtime.note_deferred()
+        return result
 
 
 def html_response(body: str) -> Dict[str, Any]:
@@ -201,7 +205,7 @@ class DashboardHandler:
         else:
             ctx = ViewContext(self.dashboard, name, form, server_url, path)
             page = self.dashboard.pages[name](self.dashboard, ctx)
-            callback = Response(page.respond(request.command == 'POST'))
+            callback = Response(page.respond(request.command == 'POST'), self.dashboard.runtime)
         request.channel.push_with_producer(DeferredWebProducer(request, callback))
 
     # ------------------------------------------------------------------ images, live updates, static files
