@@ -139,10 +139,12 @@ def failure_evidence(request, artifacts) -> Iterator[None]:
 # ------------------------------------------------------------------ helpers
 def eventually(driver, predicate: Callable[[Any], Any], what: str, timeout: float = TIMEOUT) -> Any:
     """ Wait for a browser-side condition; the message says what was expected and what the page showed. """
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(predicate)
+        # live updates replace parts of the page: an element found just before may be gone, so try again
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(predicate)
     except TimeoutException:
         message = driver.execute_script("const m = document.getElementById('message');"
                                         "return m ? m.className + ': ' + m.textContent : null;")
@@ -150,9 +152,10 @@ def eventually(driver, predicate: Callable[[Any], Any], what: str, timeout: floa
 
 
 def message_of(driver) -> tuple:
-    from selenium.webdriver.common.by import By
-    element = driver.find_element(By.ID, 'message')
-    return element.get_attribute('class'), element.text
+    """ Class and text of the message box, read in one script so that a live update cannot interleave. """
+    value = driver.execute_script("const m = document.getElementById('message');"
+                                  "return m ? [m.className, m.textContent.trim()] : [null, null];")
+    return tuple(value)
 
 
 def screenshot(driver, artifacts: str, name: str) -> str:
@@ -195,19 +198,26 @@ def open_application_page(driver, fleet: LocalFleet) -> None:
     """ Through the menu link of the main page, as a user would. """
     from selenium.webdriver.common.by import By
     driver.get(f'{fleet["s1"].url}/index.html')
-    link = eventually(driver, lambda d: d.find_element(By.XPATH, '//div[@id="menu"]//ul[@class="applications"]'
-                                                                  f'//a[normalize-space()="{APPLICATION}"]'),
-                      f'the menu link of {APPLICATION}')
-    link.click()
+    xpath = f'//div[@id="menu"]//ul[@class="applications"]//a[normalize-space()="{APPLICATION}"]'
+    eventually(driver, lambda d: click_now(d.find_element(By.XPATH, xpath)), f'the menu link of {APPLICATION}')
     eventually(driver, lambda d: 'application.html' in d.current_url
                and d.find_element(By.ID, 'header').text.startswith(APPLICATION), 'the application page')
 
 
+def click_now(element) -> bool:
+    """ Click an element found in the same attempt (a live update may replace it: eventually tries again). """
+    element.click()
+    return True
+
+
 def click_action(driver, label: str) -> None:
     from selenium.webdriver.common.by import By
-    button = eventually(driver, lambda d: d.find_element(By.LINK_TEXT, label), f'the button {label}')
-    assert 'action=' in button.get_attribute('href')
-    button.click()
+
+    def click(d) -> bool:
+        button = d.find_element(By.LINK_TEXT, label)
+        assert 'action=' in button.get_attribute('href')
+        return click_now(button)
+    eventually(driver, click, f'the button {label}')
 
 
 # ------------------------------------------------------------------ tests
@@ -215,9 +225,10 @@ def test_main_page(browser, fleet, artifacts):
     """ The instance boxes are rendered with the style sheet and the page script runs without error. """
     from selenium.webdriver.common.by import By
     browser.get(f'{fleet["s1"].url}/index.html')
-    boxes = eventually(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, '#contents .instance_box')) == 2
-                       and d.find_elements(By.CSS_SELECTOR, '#contents .instance_box'), 'two instance boxes')
-    texts = [box.text for box in boxes]
+    texts = eventually(browser, lambda d: [box.text for box in d.find_elements(By.CSS_SELECTOR,
+                                                                              '#contents .instance_box')]
+                       if len(d.find_elements(By.CSS_SELECTOR, '#contents .instance_box')) == 2 else None,
+                       'two instance boxes')
     assert any('s1' in text for text in texts) and any('s2' in text for text in texts), texts
     assert all('RUNNING' in text for text in texts), texts
     # the style sheet is applied: dark background, green RUNNING state
