@@ -16,9 +16,19 @@ Option added to the 0.15 set:
 * ``tick_period``: the period of the Supvisors ticks, in seconds, as a float in [0.5;3600]. Default: 5.0.
   Upstream 0.15 ticks every 5 seconds on Supervisor's ``TICK_5`` event; a shorter period speeds up the detection
   of inactive instances (``inactivity_ticks`` counts ticks) and makes tests faster. An invalid value is a soft error.
+* ``partition_safety``: a boolean, default false (the 0.15 behaviour). When true, an instance starts processes
+  (DEPLOYMENT, running failure strategies, start requests) only while it holds a quorum: strictly more than half of
+  the instances of ``supvisors_list`` RUNNING as seen locally, or every core identifier RUNNING when
+  ``core_identifiers`` is set. After a network partition, only the majority side restarts what it lost, instead of
+  both sides. An invalid value is a soft error.
 * ``stats_collecting_period`` (name of later Supvisors versions): the period of the statistics collection, in
   seconds, as a float in [1;3600]. Default: 5.0, the TICK_5 cadence of 0.15. Each statistics period integrates
   every period/stats_collecting_period samples. An invalid value is a soft error.
+* ``internal_secret`` / ``internal_secret_file``: the secret shared by the instances of the fleet, which
+  authenticates every frame of the internal communication (HMAC-SHA256, see ``supvisors.bus.framing``). Default:
+  empty, no authentication, and the wire format of 0.15. The file option keeps the secret out of
+  ``supervisord.conf``: its content, without surrounding blanks, is the secret. Unlike the other options, an error
+  here is fatal: a secret that cannot be read must not silently turn the authentication off.
 """
 
 import glob
@@ -62,6 +72,8 @@ TICK_PERIOD_RANGE = (0.5, 3600.0)
 DEFAULT_STATS_COLLECTING_PERIOD = 5.0
 STATS_COLLECTING_PERIOD_RANGE = (1.0, 3600.0)
 
+INTERNAL_SECRET_FILE_MAX_SIZE = 64 * 1024
+
 NO_RULES_FILE_MSG = 'no rules file found'
 NO_DISABILITIES_FILE_MSG = 'no persistence for program disabilities'
 
@@ -98,6 +110,7 @@ class SupvisorsOptions:
     disabilities_file: Optional[str] = None
     starting_strategy: StartingStrategies = StartingStrategies.CONFIG
     conciliation_strategy: ConciliationStrategies = ConciliationStrategies.USER
+    partition_safety: bool = False
     stats_enabled: bool = True
     stats_periods: List[int] = field(default_factory=_default_stats_periods)
     stats_histo: int = DEFAULT_STATS_HISTO
@@ -106,6 +119,8 @@ class SupvisorsOptions:
     tail_limit: int = DEFAULT_TAIL_LIMIT
     tailf_limit: int = DEFAULT_TAIL_LIMIT
     tick_period: float = DEFAULT_TICK_PERIOD
+    # the shared secret of the internal communication (empty: no authentication); never shown in a repr
+    internal_secret: bytes = field(default=b'', repr=False)
     logging: LoggingOptions = field(default_factory=LoggingOptions)
 
 
@@ -316,6 +331,44 @@ def glob_rules_files(value: str) -> List[str]:
     return sorted({os.path.abspath(path) for pattern in value.split() for path in glob.glob(pattern)})
 
 
+def read_internal_secret(config: Mapping[str, str], here: Optional[str]) -> Tuple[bytes, List[LogRecord]]:
+    """ The shared secret of the internal communication, from internal_secret or internal_secret_file.
+
+    Raise ValueError naming the option when it cannot be used: falling back to no secret would leave the instance
+    unable to talk to the others anyway, and silently unprotected.
+    A relative file path is relative to the folder of the supervisord configuration file (``here``).
+    """
+    value = config.get('internal_secret', '')
+    path = config.get('internal_secret_file', '')
+    if value and path:
+        raise ValueError('internal_secret and internal_secret_file are both set: only one of them is allowed')
+    if value:
+        return value.encode('utf-8'), []
+    if not path:
+        return b'', []
+    full_path = os.path.expanduser(path)
+    if not os.path.isabs(full_path):
+        full_path = os.path.join(os.path.abspath(here or '.'), full_path)
+    try:
+        with open(full_path, 'rb') as stream:
+            data = stream.read(INTERNAL_SECRET_FILE_MAX_SIZE + 1)
+            mode = os.fstat(stream.fileno()).st_mode
+    except OSError as exc:
+        raise ValueError(f'invalid value for internal_secret_file: {path!r} (cannot read {full_path}:'
+                         f' {exc.strerror or exc})') from None
+    if len(data) > INTERNAL_SECRET_FILE_MAX_SIZE:
+        raise ValueError(f'invalid value for internal_secret_file: {path!r} (more than'
+                         f' {INTERNAL_SECRET_FILE_MAX_SIZE} bytes: not a secret file)')
+    secret = data.strip()
+    if not secret:
+        raise ValueError(f'invalid value for internal_secret_file: {path!r} ({full_path} is empty)')
+    records: List[LogRecord] = []
+    if mode & 0o077:
+        records.append(('warn', f'internal_secret_file: {full_path} can be read or written by other users than'
+                                f' its owner (mode {mode & 0o777:o})'))
+    return secret, records
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Main entry
 # ---------------------------------------------------------------------------------------------------------------------
@@ -344,8 +397,8 @@ def parse_options(config: Mapping[str, str], here: Optional[str]) -> Tuple[Supvi
     """ Parse the whole section.
 
     Soft errors never raise: they are returned as (level, message) records to be logged once the logger exists.
-    Invalid logging options raise ValueError (fatal). ``here`` is the directory of the supervisord configuration file.
-    Unknown keys are ignored.
+    Invalid logging options and an unusable internal secret raise ValueError (fatal). ``here`` is the directory of
+    the supervisord configuration file. Unknown keys are ignored.
     """
     logging_options = parse_logging_options(config)
     parser = _SoftParser(config)
@@ -365,6 +418,7 @@ def parse_options(config: Mapping[str, str], here: Optional[str]) -> Tuple[Supvi
         starting_strategy=parser.get('starting_strategy', to_starting_strategy, defaults.starting_strategy),
         conciliation_strategy=parser.get('conciliation_strategy', to_conciliation_strategy,
                                          defaults.conciliation_strategy),
+        partition_safety=parser.get('partition_safety', to_bool('partition_safety'), defaults.partition_safety),
         stats_enabled=parser.get('stats_enabled', to_bool('stats_enabled'), defaults.stats_enabled),
         stats_periods=parser.get('stats_periods', to_stats_periods, defaults.stats_periods),
         stats_histo=parser.get('stats_histo', to_ranged_int('stats_histo', *STATS_HISTO_RANGE), defaults.stats_histo),
@@ -390,4 +444,6 @@ def parse_options(config: Mapping[str, str], here: Optional[str]) -> Tuple[Supvi
                     parser.records.append(('warn', NO_RULES_FILE_MSG))
     if options.disabilities_file is None:
         parser.records.append(('warn', NO_DISABILITIES_FILE_MSG))
+    options.internal_secret, secret_records = read_internal_secret(config, here)
+    parser.records.extend(secret_records)
     return options, parser.records

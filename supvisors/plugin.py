@@ -49,6 +49,22 @@ def _inet_server(supervisord) -> Tuple[int, Optional[str], Optional[str]]:
     raise _fatal(f'Supervisor MUST be configured using inet_http_server: {supervisord.options.configfile}')
 
 
+def _check_credentials(username: Optional[str], password: Optional[str], logger) -> bool:
+    """ Tell (and log) whether the local credentials can be sent to the other instances.
+
+    Supervisor accepts a ``{SHA}<hex>`` password, which it compares to the SHA-1 of the password received. The
+    instances call each other with the local credentials, so they need the password itself: with the hash only,
+    every XML-RPC to another instance (start and stop requests, requests forwarded to the Master, the handshake
+    fallback) is refused with HTTP 401.
+    """
+    if username and password and password.startswith('{SHA}'):
+        logger.error('Supvisors: the password of [inet_http_server] is a {SHA} hash: the other instances cannot be'
+                     ' called with it (HTTP 401 on start/stop requests, forwarding to the Master, handshakes over'
+                     ' XML-RPC); set [inet_http_server] password in clear text on every instance')
+        return False
+    return True
+
+
 def make_supvisors_rpcinterface(supervisord, **config: Dict[str, Any]) -> RPCInterface:
     # Supervisor calls the factory once per HTTP server: they all share one runtime
     runtime = getattr(supervisord, RUNTIME_ATTRIBUTE, None)
@@ -70,9 +86,12 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
         raise _fatal(str(exc), server_options.logger) from None
     logger = create_logger(logging_options, server_options.logger, bool(server_options.nodaemon),
                            bool(getattr(server_options, 'silent', False)))
-    # 2. other options: soft errors only
+    # 2. other options: soft errors only, but for an unusable internal secret
     here = os.path.dirname(os.path.abspath(server_options.configfile or '.'))
-    options, records = parse_options(config, here)
+    try:
+        options, records = parse_options(config, here)
+    except ValueError as exc:
+        raise _fatal(str(exc), logger) from None
     for level, message in records:
         getattr(logger, level, logger.error)(message)
     # 3. what Supervisor does not keep (program of each process, index in the program) is read again from the
@@ -80,6 +99,7 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     programs = LocalPrograms(server_options.configfile, logger)
     # 4. the INET HTTP server gives the local port and credentials; the disabilities file is read (fatal if invalid)
     http_port, username, password = _inet_server(supervisord)
+    _check_credentials(username, password, logger)
     disabilities = DisabilitiesStore(options.disabilities_file, logger)
     try:
         disabilities.load()
@@ -101,7 +121,8 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     core = SupvisorsCore(mapper.local_identifier, instances, mapper.core_identifiers(options.core_identifiers),
                          options.synchro_timeout, options.inactivity_ticks, options.auto_fence, logger,
                          Context(resolver, logger), tick_period=options.tick_period,
-                         conciliation_strategy=options.conciliation_strategy)
+                         conciliation_strategy=options.conciliation_strategy,
+                         partition_safety=options.partition_safety)
     logger.info(f'Supvisors: local instance {mapper.local_identifier}, instances {mapper.identifiers}')
     runtime = SupvisorsRuntime(supervisord, options, mapper, core, logger, username, password)
     runtime.local_programs = programs

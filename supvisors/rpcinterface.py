@@ -86,6 +86,22 @@ class RPCInterface:
                            f'Supvisors (state={state.name}) not in state {[x.name for x in allowed]}'
                            ' to perform request')
 
+    def _check_quorum(self, synchronized_only: bool = False) -> None:
+        """ partition_safety: an instance without quorum (minority side of a partition) refuses every start, so
+        that a process is not started on both sides; stops stay allowed.
+
+        synchronized_only (start_args): the check applies only once the local instance has left INITIALIZATION.
+        start_args is also how a Master has a process started on an instance, and a Master holds the quorum; while
+        the target is still synchronizing, its own view (itself alone RUNNING, at start-up) says nothing of a
+        partition, and refusing would fail the starts of the first DEPLOYMENT. """
+        core = self._core
+        if synchronized_only and core.fsm_state in (SupvisorsStates.OFF, SupvisorsStates.INITIALIZATION):
+            return
+        if not core.starts_allowed():
+            raise RPCError(SupvisorsFaults.BAD_SUPVISORS_STATE.value,
+                           f'partition_safety: Supvisors instance {core.local_identifier} has no quorum'
+                           f' ({core.quorum_detail()}): start refused')
+
     # ------------------------------------------------------------------ status
     def get_api_version(self) -> str:
         """ Return the version of the RPC API used by Supvisors.
@@ -292,6 +308,7 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_state(OPERATION_STATES)
+        self._check_quorum()
         strategy = _parse_enum(StartingStrategies, strategy)
         application = self._managed_application(application_name)
         if application.state != ApplicationStates.STOPPED:
@@ -340,6 +357,7 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_state(OPERATION_STATES)
+        self._check_quorum()
         strategy = _parse_enum(StartingStrategies, strategy)
         application = self._get_application(application_name)
         core = self._core
@@ -374,6 +392,7 @@ class RPCInterface:
         :return: always True unless error
         :rtype: bool
         """
+        self._check_quorum(synchronized_only=True)
         self._get_processes(namespec)  # known to Supvisors, with the contract's BAD_NAME texts
         if split_namespec(namespec)[1] is None:
             raise RPCError(Faults.BAD_NAME, f'{namespec}: start_args applies to one process, not to a group')
@@ -400,6 +419,7 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_state(OPERATION_STATES)
+        self._check_quorum()
         strategy = _parse_enum(StartingStrategies, strategy)
         processes = self._get_processes(namespec)
         for process in processes:
@@ -431,6 +451,7 @@ class RPCInterface:
         :rtype: str
         """
         self._check_state(OPERATION_STATES)
+        self._check_quorum()
         strategy = _parse_enum(StartingStrategies, strategy)
         try:
             pattern = re.compile(regex)
@@ -493,6 +514,7 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_state(OPERATION_STATES)
+        self._check_quorum()
         strategy = _parse_enum(StartingStrategies, strategy)
         processes = self._get_processes(namespec)
         core = self._core
@@ -666,6 +688,7 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_state(OPERATION_STATES)
+        self._check_quorum()
         core = self._core
         deployments = core.deployment_count
         self._run(core.request_restart_sequence)

@@ -158,8 +158,11 @@ class SupvisorsRuntime:
         local = self.mapper.local_instance
         peers = {identifier: (instance.host_name, instance.internal_port)
                  for identifier, instance in self.mapper.instances.items() if identifier != local.identifier}
+        secret = getattr(self.options, 'internal_secret', b'') or None
+        if secret:
+            self.logger.info('SupvisorsRuntime: the internal communication is authenticated (internal_secret)')
         self.bus = InternalBus(local.identifier, local.internal_port, peers, self._deliver, self.logger,
-                               tick_period=self.options.tick_period)
+                               tick_period=self.options.tick_period, secret=secret)
         self.run(self.core.start)
         self.bus.start()
         self.statistics.start(self._deliver)

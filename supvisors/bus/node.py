@@ -7,7 +7,10 @@
 * heartbeats in both directions (a transport matter only: liveness of instances is judged on ticks);
 * the tick timer, aligned on wall-clock multiples of the tick period, the first tick being immediate;
 * fast loss detection: when an established link breaks and the peer then refuses the connection, its
-  supervisord is gone, which is reported at once instead of waiting for missing ticks.
+  supervisord is gone, which is reported at once instead of waiting for missing ticks;
+* with a shared secret, the authentication of every connection (see framing): the publisher sends nothing but
+  its handshake to a client until that client has sent a valid tagged frame, and every frame that fails
+  authentication is dropped and logged like any invalid message.
 
 The thread never decides anything: it turns the network and the clock into events handed to ``deliver``
 (which passes them to the thread that owns the state) and turns published frames into bytes on sockets.
@@ -90,6 +93,8 @@ class _Link:
         self.garbage_logged = 0
         self.closed = False
         self.link_id = 0
+        self.auth: Optional[framing.LinkAuth] = None
+        self.welcomed = False  # publisher side: the sticky frames were sent (authenticated client)
 
 
 class _Peer:
@@ -113,9 +118,12 @@ class InternalBus(threading.Thread):
 
     def __init__(self, local_identifier: str, bind_port: int, peers: Dict[str, Tuple[str, int]],
                  deliver: Callable[[Any], None], logger, tick_period: float = 5.0,
-                 heartbeat_period: float = 2.0, heartbeat_timeout: float = 10.0, bind_host: str = ''):
+                 heartbeat_period: float = 2.0, heartbeat_timeout: float = 10.0, bind_host: str = '',
+                 secret: Optional[bytes] = None):
+        """ With a secret, every connection is authenticated and every frame tagged (see framing.LinkAuth). """
         super().__init__(name='supvisors-bus', daemon=True)
         self.local_identifier = local_identifier
+        self.secret = secret or None
         self.bind_address = (bind_host, bind_port)
         self.deliver = deliver
         self.logger = logger
@@ -249,7 +257,7 @@ class InternalBus(threading.Thread):
                     continue
                 if now - link.last_heartbeat >= self.heartbeat_period:
                     link.last_heartbeat = now
-                    self._queue(link, self.heartbeat_frame, ('peer', peer))
+                    self._heartbeat(link, ('peer', peer))
                 due.append(link.last_heartbeat + self.heartbeat_period)
         # publisher side: heartbeats and silent clients
         for sock, link in list(self.clients.items()):
@@ -259,7 +267,7 @@ class InternalBus(threading.Thread):
                 continue
             if now - link.last_heartbeat >= self.heartbeat_period:
                 link.last_heartbeat = now
-                self._queue(link, self.heartbeat_frame, ('client', None))
+                self._heartbeat(link, ('client', None))
             due.append(link.last_heartbeat + self.heartbeat_period)
         return max(0.0, min(min(due) - time.time(), 1.0))
 
@@ -287,8 +295,18 @@ class InternalBus(threading.Thread):
             link.link_id = self.link_ids
             self.clients[sock] = link
             self.selector.register(sock, selectors.EVENT_READ, ('client', None))
-            for _, frame in sorted(self.sticky_frames.values()):
-                self._queue(link, frame, ('client', None))
+            if self.secret is not None:
+                # nothing else until the client proves it knows the secret
+                link.auth = framing.LinkAuth(self.secret, self.local_identifier, is_publisher=True)
+                self._queue(link, link.auth.hello(), ('client', None), raw=True)
+            else:
+                self._welcome(link)
+
+    def _welcome(self, link: _Link) -> None:
+        """ A new (authenticated) subscriber gets the last frame of each sticky kind at once. """
+        link.welcomed = True
+        for _, frame in sorted(self.sticky_frames.values()):
+            self._queue(link, frame, ('client', None))
 
     def _client_event(self, sock: socket.socket, mask: int) -> None:
         link = self.clients.get(sock)
@@ -299,11 +317,12 @@ class InternalBus(threading.Thread):
             return
         if mask & selectors.EVENT_READ:
             for payload in self._receive(link) or []:
-                try:
-                    code, sender, body = framing.decode(payload)
-                except framing.MessageError as exc:
-                    self._log_garbage(link, str(exc))
+                message = self._open(link, payload)
+                if link.auth is not None and link.auth.authenticated and not link.welcomed:
+                    self._welcome(link)
+                if message is None:
                     continue
+                code, sender, body = message
                 if code == InternalMessages.CHECK_REQUEST:
                     self._safe_deliver(CheckRequested(link.link_id, sender, body))
                 elif code != InternalMessages.HEARTBEAT:
@@ -329,6 +348,8 @@ class InternalBus(threading.Thread):
             err = exc.errno or errno.EHOSTUNREACH
         if err in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
             peer.link = _Link(sock, peer.identifier, now)
+            if self.secret is not None:
+                peer.link.auth = framing.LinkAuth(self.secret, peer.identifier, is_publisher=False)
             if err == 0:
                 self._connected(peer, now)
             else:
@@ -346,7 +367,11 @@ class InternalBus(threading.Thread):
         link.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         link.last_recv = link.last_heartbeat = now
         self._register(link.sock, selectors.EVENT_READ, ('peer', peer))
-        self._queue(link, self.heartbeat_frame, ('peer', peer))
+        if link.auth is not None:
+            # the first heartbeat goes once the publisher's handshake is received: it authenticates this side
+            self._queue(link, link.auth.hello(), ('peer', peer), raw=True)
+        else:
+            self._queue(link, self.heartbeat_frame, ('peer', peer))
         self._safe_deliver(PeerConnected(peer.identifier))
 
     def _connect_failed(self, peer: _Peer, err: int, now: float) -> None:
@@ -378,11 +403,14 @@ class InternalBus(threading.Thread):
         if mask & selectors.EVENT_READ:
             payloads = self._receive(link)
             for payload in payloads or []:
-                try:
-                    code, sender, body = framing.decode(payload)
-                except framing.MessageError as exc:
-                    self._log_garbage(link, str(exc))
+                keyed = link.auth is not None and link.auth.keyed
+                message = self._open(link, payload)
+                if not keyed and link.auth is not None and link.auth.keyed:
+                    link.last_heartbeat = now
+                    self._queue(link, self.heartbeat_frame, ('peer', peer))
+                if message is None:
                     continue
+                code, sender, body = message
                 if sender != peer.identifier:
                     self._log_garbage(link, f'message from {sender} received on the link to {peer.identifier}')
                     continue
@@ -416,6 +444,20 @@ class InternalBus(threading.Thread):
                 peer.isolated = True
 
     # ---------------------------------------------------------------- common I/O
+    def _open(self, link: _Link, payload: bytes) -> Optional[Tuple[int, str, Any]]:
+        """ (code, sender, body) of a valid message; None for a handshake or a dropped (logged) frame. """
+        try:
+            if link.auth is not None:
+                payload = link.auth.open(payload)
+                if payload is None:
+                    return None
+            return framing.decode(payload)
+        except framing.MessageError as exc:
+            self._log_garbage(link, str(exc))
+        except Exception as exc:  # whatever the data, the bus goes on
+            self._log_garbage(link, f'undecodable frame: {exc!r}')
+        return None
+
     def _receive(self, link: _Link) -> Optional[List[bytes]]:
         """ Read what is available; mark the link closed on EOF/error. """
         frames: List[bytes] = []
@@ -440,7 +482,29 @@ class InternalBus(threading.Thread):
                 link.closed = True
                 return frames
 
-    def _queue(self, link: _Link, frame: bytes, data: Tuple[str, Any]) -> None:
+    def _heartbeat(self, link: _Link, data: Tuple[str, Any]) -> None:
+        """ Heartbeats flow on every link, authenticated or not: a link to a misconfigured peer (no secret, another
+        secret) stays open, so that the reasons are logged within the limit of one connection instead of again at
+        every reconnection. Before the authentication, a heartbeat is the handshake again, or a tagged heartbeat
+        (which tells nothing but the publisher's identifier). """
+        auth = link.auth
+        if auth is None or auth.can_send:
+            self._queue(link, self.heartbeat_frame, data)
+        elif auth.keyed:
+            self._queue(link, auth.seal(self.heartbeat_frame), data, raw=True)
+        else:
+            self._queue(link, auth.hello(), data, raw=True)
+
+    def _queue(self, link: _Link, frame: bytes, data: Tuple[str, Any], raw: bool = False) -> None:
+        """ Buffer a frame for the link and send what the socket accepts.
+
+        On an authenticated connection the frame is tagged here (raw: the handshake, sent as is); a frame for a
+        link that cannot send tagged frames yet is dropped, like a frame published before a subscriber connects.
+        """
+        if link.auth is not None and not raw:
+            if not link.auth.can_send:
+                return
+            frame = link.auth.seal(frame)
         if len(link.out) + len(frame) > MAX_BACKLOG:
             self.logger.warn(f'InternalBus: {link.name} does not read its messages: link closed')
             link.closed = True
@@ -471,7 +535,8 @@ class InternalBus(threading.Thread):
         while self.requests:
             identifier, frame, body = self.requests.popleft()
             peer = self.peers.get(identifier)
-            if peer is None or peer.link is None or peer.connecting or peer.isolated:
+            if (peer is None or peer.link is None or peer.connecting or peer.isolated
+                    or (peer.link.auth is not None and not peer.link.auth.keyed)):
                 self._safe_deliver(RequestFailed(identifier, body))
             else:
                 self._queue(peer.link, frame, ('peer', peer))

@@ -18,6 +18,19 @@ Differences from upstream 0.15 that make the fleet faster without changing the c
 * the inactivity of instances that were ticking is checked at every local tick, also during the synchro_timeout
   that follows an entry in INITIALIZATION (only the instances never heard of wait for synchro_timeout);
 * a slave does not follow a Master that reports OFF or INITIALIZATION (it waits for the Master to decide).
+
+Partition safety (option ``partition_safety``, off by default, which is the 0.15 behaviour): 0.15 lets each side of
+a network partition elect its own Master and restart the processes of the instances it lost, so that after the
+heal every such process runs twice. With the option, only an instance that holds a *quorum* starts processes:
+strictly more than half of the instances of ``supvisors_list`` RUNNING as seen locally (itself included), or every
+core identifier RUNNING when ``core_identifiers`` is set. Two sides of a partition cannot both hold a strict
+majority, so at most one of them starts anything; a side that is exactly half of an even fleet has no quorum unless
+it holds every core identifier. Without quorum an instance keeps its running processes and its state machine, and
+stops stay allowed, but no DEPLOYMENT start, no failure-handler restart and no start request is carried out; the
+restarts decided meanwhile are dropped rather than deferred, since they were decided on a view that the heal makes
+obsolete. When the partition heals, the sides meet again, a single Master remains (split-brain repair of the
+handshake), and the copies that the minority kept running while the majority restarted them elsewhere are conflicts
+resolved by ``conciliation_strategy``.
 """
 
 import math
@@ -57,7 +70,8 @@ class SupvisorsCore:
     def __init__(self, local_identifier: str, instances: List[InstanceStatus], core_identifiers: List[str],
                  synchro_timeout: float, inactivity_ticks: int, auto_fence: bool, logger,
                  context: Optional[Context] = None, tick_period: float = 5.0,
-                 conciliation_strategy: ConciliationStrategies = ConciliationStrategies.USER):
+                 conciliation_strategy: ConciliationStrategies = ConciliationStrategies.USER,
+                 partition_safety: bool = False):
         self.local_identifier = local_identifier
         self.instances: Dict[str, InstanceStatus] = {status.identifier: status for status in instances}
         self.identifiers = list(self.instances)  # supvisors_list order
@@ -88,6 +102,13 @@ class SupvisorsCore:
         self.forced_redeploy = False  # restart_sequence: every auto-started application is planned
         self.deployment_count = 0  # entries in DEPLOYMENT (restart_sequence waits for the next one)
         self.notifications = True  # build event-interface payloads (off when no event publisher exists)
+        self.partition_safety = partition_safety
+        self.quorum_held: Optional[bool] = None  # last quorum status logged (None: not evaluated yet)
+        if partition_safety and self.core_identifiers and 2 * len(self.core_identifiers) < len(self.identifiers):
+            # a side holding every core identifier may then be a minority while the other side is a majority
+            logger.warn(f'SupvisorsCore: partition_safety: the core identifiers {self.core_identifiers} are less'
+                        f' than half of the {len(self.identifiers)} instances: both sides of a partition may hold'
+                        ' a quorum')
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -138,6 +159,61 @@ class SupvisorsCore:
 
     def loading(self, identifier: str) -> int:
         return self.context.loading(identifier)
+
+    # ------------------------------------------------------------------ partition safety
+    def _running_identifiers(self) -> List[str]:
+        return [x for x, status in self.instances.items() if status.state == IS.RUNNING]
+
+    def has_quorum(self) -> bool:
+        """ Whether the instances RUNNING as seen locally (the local one included) are strictly more than half of
+        supvisors_list, or include every core identifier when some are set. The denominator is the whole
+        configured fleet, isolated instances included, so that two disjoint sides can never both count a majority.
+        """
+        running = self._running_identifiers()
+        if 2 * len(running) > len(self.identifiers):
+            return True
+        return bool(self.core_identifiers) and all(x in running for x in self.core_identifiers)
+
+    def starts_allowed(self) -> bool:
+        """ Whether processes may be started from here: always, unless partition_safety is set without quorum. """
+        return not self.partition_safety or self.has_quorum()
+
+    def quorum_detail(self) -> str:
+        """ What the quorum status is made of, in words, for the logs and the XML-RPC faults. """
+        running = self._running_identifiers()
+        total = len(self.identifiers)
+        text = f'{len(running)} of {total} instances RUNNING, {total // 2 + 1} needed'
+        if self.core_identifiers:
+            missing = [x for x in self.core_identifiers if x not in running]
+            text += f' or every core identifier (missing: {", ".join(missing)})' if missing \
+                else ', every core identifier RUNNING'
+        return text
+
+    def quorum_text(self) -> str:
+        """ Why starts are refused (or that they are not). """
+        return f'{"quorum" if self.has_quorum() else "no quorum"} ({self.quorum_detail()})'
+
+    def _check_quorum(self) -> None:
+        """ partition_safety: log when the quorum is lost or regained and, on a loss, drop what would start
+        processes (jobs of the Starter, restarts of the failure handler). Evaluated in the working states only,
+        where starts happen: the synchronisation of INITIALIZATION would report a loss at every start-up. """
+        if not self.partition_safety or self.fsm_state not in WORKING_STATES:
+            return
+        held = self.has_quorum()
+        previous, self.quorum_held = self.quorum_held, held
+        if held == previous or (held and previous is None):
+            return
+        if held:
+            self.logger.info(f'SupvisorsCore: partition safety: quorum regained ({self.quorum_detail()}): starts'
+                             ' allowed again')
+            return
+        self.logger.warn(f'SupvisorsCore: partition safety: no quorum ({self.quorum_detail()}): no process will be'
+                         ' started until the quorum is regained (running processes are kept, stops are allowed)')
+        if self.starter.in_progress():
+            self.logger.warn('SupvisorsCore: partition safety: start jobs aborted')
+            self.starter.abort()
+        self.failure_handler.drop_restarts()
+        self._evaluate()
 
     # ------------------------------------------------------------------ queries
     def supvisors_state(self) -> Dict[str, Any]:
@@ -559,6 +635,7 @@ class SupvisorsCore:
     def _post_event(self) -> None:
         """ End of every event: react to failures at once, isolate for good what was being isolated, publish the
         local state. """
+        self._check_quorum()
         if self.failure_handler.pending() and self.fsm_state in (S.DEPLOYMENT, S.OPERATION, S.CONCILIATION):
             self.failure_handler.trigger()
             self._evaluate()

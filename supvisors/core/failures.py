@@ -4,6 +4,10 @@ The failure handler keeps the pending reactions per application with their prior
 (STOP_APPLICATION > RESTART_APPLICATION > RESTART_PROCESS > CONTINUE) and executes each as soon as its application
 has no Starter or Stopper job, instead of waiting for the next tick. Restarts keep the extra arguments of the
 process (0.15 dropped them).
+
+With ``partition_safety``, an instance without quorum drops its pending restarts (RESTART_PROCESS,
+RESTART_APPLICATION, the restarts of the processes of a lost instance) instead of executing them, stop included:
+the minority of a partition keeps what runs, and the majority restarts what was lost.
 """
 
 from collections import OrderedDict
@@ -73,9 +77,21 @@ class FailureHandler:
     def _busy(self, application_name: str) -> bool:
         return self.core.starter.has_job(application_name) or self.core.stopper.has_job(application_name)
 
+    def drop_restarts(self) -> None:
+        """ partition_safety without quorum: forget the pending restarts, with a log line each. """
+        reason = self.core.quorum_text()
+        for name in self.restart_applications:
+            self.logger.warn(f'FailureHandler: application {name} not restarted: {reason}')
+        for namespec in self.restart_processes:
+            self.logger.warn(f'FailureHandler: process {namespec} not restarted: {reason}')
+        self.restart_applications.clear()
+        self.restart_processes.clear()
+
     def trigger(self) -> None:
         """ Execute every pending job whose application is not being started or stopped. """
         core = self.core
+        if not core.starts_allowed():
+            self.drop_restarts()
         for name, application in list(self.stop_applications.items()):
             if not self._busy(name):
                 del self.stop_applications[name]

@@ -12,6 +12,10 @@ Differences from upstream 0.15 (fixes):
   ticks as its start) instead of blocking the Starter forever;
 * ``SINGLE_NODE`` finds the instances of the chosen node whatever the host names of ``supvisors_list``;
 * automatic restarts (failure handling, conciliation) keep the extra arguments of the process.
+
+With ``partition_safety``, the Starter is where starts are refused when the local instance has no quorum (see
+``supvisors.core.engine``): nothing is planned, and a command that reaches its request anyway (quorum lost while
+its job was running) is dropped with the rest of its job, without any forced state, because nothing failed.
 """
 
 import math
@@ -196,8 +200,17 @@ class _Engine:
 class Starter(_Engine):
 
     # ------------------------------------------------------------------ planning
+    def _refused(self, what: str) -> bool:
+        """ partition_safety without quorum: log why what is not started. """
+        if self.core.starts_allowed():
+            return False
+        self.logger.warn(f'Starter: {what} not started: {self.core.quorum_text()}')
+        return True
+
     def start_applications(self, forced: bool) -> None:
         """ DEPLOYMENT: the applications to start automatically, by application start_sequence. """
+        if self._refused('DEPLOYMENT: applications'):
+            return
         for application in self.core.context.applications.values():
             rules = application.rules
             if not application.managed or rules.start_sequence <= 0:
@@ -208,6 +221,8 @@ class Starter(_Engine):
 
     def start_application(self, strategy: StartingStrategies, application, progress: bool = True) -> None:
         """ Plan the start sequence of an application (processes with start_sequence > 0, stopped ones only). """
+        if self._refused(f'application {application.application_name}'):
+            return
         job = ApplicationStartJob(application, strategy,
                                   application.rules.distribution == DistributionRules.ALL_INSTANCES)
         for process in application.processes.values():
@@ -225,6 +240,8 @@ class Starter(_Engine):
 
     def start_process(self, strategy: StartingStrategies, process, extra_args: str = '') -> None:
         """ A single process start (wait_exit ignored), in the job of its application if there is one. """
+        if self._refused(process.namespec):
+            return
         application = self.core.context.applications[process.application_name]
         command = ProcessCommand(process, strategy, extra_args)
         job = self._job(application.application_name)
@@ -338,6 +355,10 @@ class Starter(_Engine):
 
     def _request_start(self, job: ApplicationStartJob, command: ProcessCommand) -> None:
         process = command.process
+        if self._refused(process.namespec):
+            job.current.remove(command)
+            job.planned.clear()
+            return
         identifier = self._choose(job, command)
         if identifier is None:
             job.current.remove(command)

@@ -27,6 +27,7 @@ import xmlrpc.client
 from collections import OrderedDict
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar,
                     Union)
+from urllib.parse import quote
 
 import psutil
 
@@ -214,8 +215,12 @@ class LocalInstance:
     """One supervisord of the fleet, with its ports, its folder and the process that runs it."""
 
     def __init__(self, identifier: str, http_port: int, internal_port: int, event_port: int,
-                 workdir: str, conf_path: str, host: str = LOCALHOST):
+                 workdir: str, conf_path: str, host: str = LOCALHOST,
+                 username: Optional[str] = None, password: Optional[str] = None):
+        """ username/password: the credentials of its [inet_http_server], used by rpc(). """
         self.identifier = identifier
+        self.username = username
+        self.password = password
         self.host = host
         self.http_port = http_port
         self.internal_port = internal_port
@@ -390,9 +395,17 @@ class LocalInstance:
         return session_pids(self.pid) if self.pid is not None else []
 
     # access
+    @property
+    def auth_url(self) -> str:
+        """The URL with the credentials, when there are some (as xmlrpc.client takes them)."""
+        if not self.username:
+            return self.url
+        credentials = f'{quote(self.username, safe="")}:{quote(self.password or "", safe="")}'
+        return f'http://{credentials}@{self.host}:{self.http_port}'
+
     def rpc(self, timeout: float = 10.0) -> xmlrpc.client.ServerProxy:
-        """XML-RPC proxy to this supervisord (supervisor.* and supvisors.* namespaces)."""
-        return xmlrpc.client.ServerProxy(self.url + '/RPC2', transport=_TimeoutTransport(timeout))
+        """XML-RPC proxy to this supervisord (supervisor.* and supvisors.* namespaces), with its credentials."""
+        return xmlrpc.client.ServerProxy(self.auth_url + '/RPC2', transport=_TimeoutTransport(timeout))
 
     def _stdout_only(self, logged: Set[str]) -> str:
         """stdout lines missing from the log: in the foreground, supervisord copies its log to stdout."""
@@ -433,13 +446,15 @@ class LocalInstance:
         return {'identifier': self.identifier, 'pid': self.pid, 'pgid': self.pid, 'sid': self.pid,
                 'create_time': self.create_time, 'http_port': self.http_port,
                 'internal_port': self.internal_port, 'event_port': self.event_port, 'url': self.url,
-                'workdir': self.workdir, 'conf_path': self.conf_path, 'host': self.host}
+                'workdir': self.workdir, 'conf_path': self.conf_path, 'host': self.host,
+                'username': self.username, 'password': self.password}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> 'LocalInstance':
         """Rebuild an instance from to_dict() and attach it to its supervisord if that one still runs."""
         instance = cls(data['identifier'], data['http_port'], data['internal_port'], data['event_port'],
-                       data['workdir'], data['conf_path'], data.get('host', LOCALHOST))
+                       data['workdir'], data['conf_path'], data.get('host', LOCALHOST),
+                       data.get('username'), data.get('password'))
         if data.get('pid'):
             instance.attach(data['pid'], data.get('create_time'))
         return instance
@@ -482,9 +497,15 @@ class LocalFleet:
                  per_instance_programs: Optional[Mapping[str, str]] = None,
                  rules: Optional[str] = None,
                  with_supvisors: bool = True,
-                 distinct_hosts: bool = False):
+                 distinct_hosts: bool = False,
+                 username: Optional[str] = None,
+                 password: Optional[str] = None):
         """ With distinct_hosts, every instance has its own loopback address (127.0.10.N), hence its own node,
-        as if the fleet ran on several hosts (loads and SINGLE_NODE are per node). """
+        as if the fleet ran on several hosts (loads and SINGLE_NODE are per node).
+
+        With username (and password), every [inet_http_server] requires these credentials, as Supvisors requires
+        them identical on every instance; [supervisorctl] and LocalInstance.rpc() use them.
+        """
         if isinstance(identifiers, int):
             identifiers = [f's{idx}' for idx in range(1, identifiers + 1)]
         identifiers = list(identifiers)
@@ -497,6 +518,8 @@ class LocalFleet:
         self.basedir = os.path.abspath(basedir)
         os.makedirs(self.basedir, exist_ok=True)
         self.with_supvisors = with_supvisors
+        self.username = username or None
+        self.password = password if username else None
         self.rules_path: Optional[str] = None
         if rules is not None:
             self.rules_path = os.path.join(self.basedir, 'rules.xml')
@@ -510,7 +533,8 @@ class LocalFleet:
             http_port, internal_port, event_port = ports[3 * idx: 3 * idx + 3]
             host = f'127.0.10.{idx + 1}' if distinct_hosts else LOCALHOST
             self.instances[identifier] = LocalInstance(identifier, http_port, internal_port, event_port, workdir,
-                                                       os.path.join(workdir, 'supervisord.conf'), host)
+                                                       os.path.join(workdir, 'supervisord.conf'), host,
+                                                       self.username, self.password)
         self.supvisors_list = ','.join(f'<{inst.identifier}>{inst.host}:{inst.http_port}:{inst.internal_port}'
                                        for inst in self.instances.values())
         self.write_configs(options or {}, per_instance_options or {}, programs, per_instance_programs or {})
@@ -528,8 +552,16 @@ class LocalFleet:
             with open(instance.conf_path, 'w') as stream:
                 stream.write(text)
 
+    def _credential_lines(self) -> List[str]:
+        """username/password lines of [inet_http_server] and [supervisorctl] ('%' doubled: Supervisor expands)."""
+        if not self.username:
+            return []
+        return [f'username={self.username.replace("%", "%%")}',
+                f'password={(self.password or "").replace("%", "%%")}']
+
     def _config_text(self, instance: LocalInstance, options: Mapping[str, str],
                      own_options: Mapping[str, str], programs: str, own_programs: str) -> str:
+        credentials = self._credential_lines()
         lines = ['[supervisord]',
                  f'logfile={instance.logfile}',
                  f'pidfile={os.path.join(instance.workdir, "supervisord.pid")}',
@@ -539,9 +571,11 @@ class LocalFleet:
                  '',
                  '[inet_http_server]',
                  f'port={instance.host}:{instance.http_port}',
+                 *credentials,
                  '',
                  '[supervisorctl]',
                  f'serverurl={instance.url}',
+                 *credentials,
                  '',
                  '[rpcinterface:supervisor]',
                  'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',

@@ -58,6 +58,7 @@ def test_defaults():
     assert options.disabilities_file is None
     assert options.starting_strategy is StartingStrategies.CONFIG
     assert options.conciliation_strategy is ConciliationStrategies.USER
+    assert options.partition_safety is False
     assert options.stats_enabled is True
     assert options.stats_periods == [10]
     assert options.stats_histo == 200
@@ -66,6 +67,7 @@ def test_defaults():
     assert options.tail_limit == 1024
     assert options.tailf_limit == 1024
     assert options.tick_period == 5.0
+    assert options.internal_secret == b''
     assert options.logging == LoggingOptions('AUTO', 50 * 1024 * 1024, 10, 20)
     # only the disabilities warning
     assert records == [('warn', NO_DISABILITIES_FILE_MSG)]
@@ -130,7 +132,8 @@ def test_supvisors_list(value, expected):
 # booleans
 # ---------------------------------------------------------------------------------------------------------------------
 
-BOOLEAN_OPTIONS = [('auto_fence', False), ('stats_enabled', True), ('stats_irix_mode', False)]
+BOOLEAN_OPTIONS = [('auto_fence', False), ('stats_enabled', True), ('stats_irix_mode', False),
+                   ('partition_safety', False)]
 
 
 @pytest.mark.parametrize('option, default', BOOLEAN_OPTIONS)
@@ -146,6 +149,12 @@ def test_boolean_valid(option, default, value, expected):
 @pytest.mark.parametrize('value', ['', 'y', 'n', 'enabled', '2', 'truee', '-1'])
 def test_boolean_invalid(option, default, value):
     check_invalid(option, value, default)
+
+
+def test_partition_safety_invalid_message():
+    options, records = parse({'partition_safety': 'maybe'})
+    assert options.partition_safety is False
+    assert errors(records) == ["invalid value for partition_safety: 'maybe' (boolean expected)"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -562,3 +571,78 @@ def test_logging_options_in_parse_options(tmp_path):
     options, _ = parse_options({'logfile': path, 'logfile_maxbytes': '1MB', 'logfile_backups': '3',
                                 'loglevel': 'debug'}, str(tmp_path))
     assert options.logging == LoggingOptions(path, 1048576, 3, 10)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# internal_secret / internal_secret_file (fatal errors: a secret that cannot be read must not disable authentication)
+# ---------------------------------------------------------------------------------------------------------------------
+
+def test_internal_secret_value():
+    options, records = parse({'internal_secret': 'my fleet secret é'})
+    assert options.internal_secret == 'my fleet secret é'.encode('utf-8')
+    assert errors(records) == [] and warnings(records) == [NO_DISABILITIES_FILE_MSG]
+    # empty: no authentication
+    assert parse({'internal_secret': ''})[0].internal_secret == b''
+    assert parse({'internal_secret': '', 'internal_secret_file': ''})[0].internal_secret == b''
+
+
+def test_internal_secret_not_in_repr():
+    options, _ = parse({'internal_secret': 'do-not-show-me'})
+    assert 'do-not-show-me' not in repr(options)
+
+
+def test_internal_secret_file(tmp_path):
+    path = tmp_path / 'secret'
+    path.write_bytes(b'  \x00\xffbinary secret\n\n')
+    path.chmod(0o600)
+    options, records = parse({'internal_secret_file': str(path)})
+    assert options.internal_secret == b'\x00\xffbinary secret'
+    assert warnings(records) == [NO_DISABILITIES_FILE_MSG] and errors(records) == []
+
+
+def test_internal_secret_file_relative_to_the_configuration(tmp_path, monkeypatch):
+    (tmp_path / 'etc').mkdir()
+    (tmp_path / 'etc' / 'secret').write_text('relative\n')
+    (tmp_path / 'etc' / 'secret').chmod(0o400)
+    monkeypatch.chdir('/')
+    options, _ = parse({'internal_secret_file': 'secret'}, here=str(tmp_path / 'etc'))
+    assert options.internal_secret == b'relative'
+    monkeypatch.setenv('HOME', str(tmp_path))
+    options, _ = parse({'internal_secret_file': '~/etc/secret'}, here='/nowhere')
+    assert options.internal_secret == b'relative'
+
+
+def test_internal_secret_file_readable_by_others_is_a_warning(tmp_path):
+    path = tmp_path / 'secret'
+    path.write_text('shared')
+    path.chmod(0o644)
+    options, records = parse({'internal_secret_file': str(path)})
+    assert options.internal_secret == b'shared'
+    assert [msg for msg in warnings(records) if msg.startswith('internal_secret_file:')] == \
+        [f'internal_secret_file: {path} can be read or written by other users than its owner (mode 644)']
+
+
+@pytest.mark.parametrize('content, message', [
+    (b'', 'is empty'), (b' \n\t\n', 'is empty'), (b'x' * (64 * 1024 + 1), 'more than 65536 bytes')])
+def test_internal_secret_file_unusable(tmp_path, content, message):
+    path = tmp_path / 'secret'
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^invalid value for internal_secret_file: '{path}' .*{message}"):
+        parse({'internal_secret_file': str(path)})
+
+
+def test_internal_secret_file_missing(tmp_path):
+    path = tmp_path / 'missing'
+    with pytest.raises(ValueError) as exc:
+        parse({'internal_secret_file': str(path)})
+    assert str(exc.value) == (f"invalid value for internal_secret_file: '{path}' (cannot read {path}:"
+                              f" No such file or directory)")
+    with pytest.raises(ValueError, match='cannot read .*Is a directory'):
+        parse({'internal_secret_file': str(tmp_path)})
+
+
+def test_internal_secret_both_options(tmp_path):
+    path = tmp_path / 'secret'
+    path.write_text('file secret')
+    with pytest.raises(ValueError, match='^internal_secret and internal_secret_file are both set'):
+        parse({'internal_secret': 'value', 'internal_secret_file': str(path)})
