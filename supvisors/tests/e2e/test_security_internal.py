@@ -12,6 +12,8 @@ from supvisors.bus import framing
 from supvisors.tools.localfleet import LocalFleet, LocalInstance, wait_for
 from supvisors.ttypes import InternalMessages
 
+from ..wire import BusWire
+
 pytestmark = pytest.mark.e2e
 
 IM = InternalMessages
@@ -25,43 +27,12 @@ startsecs=0
 """
 
 
-class Wire:
+class Wire(BusWire):
     """ A raw TCP connection speaking the framing of the internal bus. """
 
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.decoder = framing.FrameDecoder()
-        self.payloads: List[bytes] = []
-        self.sent: List[bytes] = []
-
     @classmethod
-    def connect(cls, port: int) -> 'Wire':
+    def connect(cls, port: int) -> 'Wire':  # type: ignore[override]
         return cls(socket.create_connection((HOST, port), timeout=2.0))
-
-    def send(self, data: bytes) -> None:
-        self.sent.append(data)
-        self.sock.sendall(data)
-
-    def read(self, duration: float) -> List[bytes]:
-        """ Every payload received so far, after reading for duration seconds (or until EOF). """
-        deadline = time.monotonic() + duration
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                break
-            if not data:
-                break
-            self.payloads.extend(self.decoder.feed(data))
-        return self.payloads
-
-    def wait(self, count: int, timeout: float = 3.0) -> List[bytes]:
-        return wait_for(lambda: len(self.read(0.05)) >= count and self.payloads, timeout,
-                        what=f'{count} frames')
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def nothing_but_heartbeats(payloads: List[bytes], publisher: str, subscriber_nonce: bytes) -> bool:

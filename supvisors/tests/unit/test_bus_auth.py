@@ -14,6 +14,7 @@ from supvisors.bus.framing import AuthError, LinkAuth
 from supvisors.bus.node import CheckRequested, PeerConnected, PeerDown, Received, RequestFailed
 from supvisors.tests.unit import test_bus
 from supvisors.tests.unit.test_bus import IM, HOST, free_port, frame, never, raw_frame, wait_until
+from supvisors.tests.wire import BusWire
 
 make_node = test_bus.make_node  # the fixture building real buses on 127.0.0.1
 
@@ -41,33 +42,12 @@ def keyed_pair(publisher: str = 'A', secret: bytes = SECRET) -> Tuple[LinkAuth, 
     return pub, sub
 
 
-class AuthClient:
+class AuthClient(BusWire):
     """ A third party (or a correct subscriber, with the right secret) connected to a bus publisher. """
 
     def __init__(self, port: int, publisher: str, secret: bytes = SECRET, nonce: Optional[bytes] = None):
-        self.sock = socket.create_connection((HOST, port), timeout=2.0)
+        super().__init__(socket.create_connection((HOST, port), timeout=2.0))
         self.auth = LinkAuth(secret, publisher, is_publisher=False, nonce=nonce)
-        self.decoder = framing.FrameDecoder()
-        self.payloads: List[bytes] = []
-        self.sent: List[bytes] = []
-
-    def send(self, data: bytes) -> None:
-        self.sent.append(data)
-        self.sock.sendall(data)
-
-    def read(self, duration: float) -> List[bytes]:
-        """ Every payload received within duration seconds (or until the connection closes). """
-        deadline = time.monotonic() + duration
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                break
-            if not data:
-                break
-            self.payloads.extend(self.decoder.feed(data))
-        return self.payloads
 
     def handshake(self, send_hello: bool = True) -> None:
         """ Wait for the publisher's handshake, then answer it (authenticating this client with a heartbeat). """
@@ -94,9 +74,6 @@ class AuthClient:
     def messages(self) -> List[Tuple[int, str, Any]]:
         """ The messages received after the handshake, checked with this client's secret. """
         return [framing.decode(self.auth.open(payload)) for payload in self.payloads]
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
