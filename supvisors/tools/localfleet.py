@@ -277,7 +277,8 @@ class LocalInstance:
         child_env['PYTHONPATH'] = _SOURCE_ROOT + (os.pathsep + python_path if python_path else '')
         child_env.setdefault('PYTHONUNBUFFERED', '1')
         with open(self.stdout_path, 'ab') as stdout, open(self.stderr_path, 'ab') as stderr:
-            self.proc = subprocess.Popen([sys.executable, '-m', 'supervisor.supervisord', '-n', '-c', self.conf_path],
+            self.proc = subprocess.Popen(self.command([sys.executable, '-m', 'supervisor.supervisord', '-n',
+                                                       '-c', self.conf_path]),
                                          cwd=self.workdir, env=child_env, stdin=subprocess.DEVNULL,
                                          stdout=stdout, stderr=stderr, start_new_session=True)
         self.pid = self.proc.pid
@@ -286,6 +287,10 @@ class LocalInstance:
         except psutil.Error:
             self.create_time = None
         _STARTED.add(self)
+
+    def command(self, argv: List[str]) -> List[str]:
+        """ The command line that runs supervisord (a subclass may run it elsewhere, e.g. in a namespace). """
+        return argv
 
     def attach(self, pid: int, create_time: Optional[float] = None) -> bool:
         """Take control of a supervisord started by another process (demo state file); True if it still runs.

@@ -27,13 +27,9 @@ import sys
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence
 
-import psutil
-
 from supvisors.tools.localfleet import LocalFleet, LocalInstance
 
 IP = 'ip'
-# the folder that contains the supvisors package, so that supervisord imports this very source tree
-SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _run(*args: str) -> str:
@@ -160,25 +156,12 @@ class NetnsInstance(LocalInstance):
         super().__init__(*args, **kwargs)
         self.lab = lab
 
+    def command(self, argv: List[str]) -> List[str]:
+        """ supervisord runs through ip netns exec, which execs it in place (the pid started is supervisord's). """
+        return self.lab.command(self.identifier, argv)
+
     def start(self, env: Optional[Mapping[str, str]] = None) -> None:
-        """ As LocalInstance.start, through ip netns exec. """
-        if self.alive:
-            raise RuntimeError(f'{self.identifier} is already running (pid {self.pid})')
-        child_env = dict(os.environ if env is None else env)
-        child_env.update(self.env)
-        python_path = child_env.get('PYTHONPATH')
-        child_env['PYTHONPATH'] = SOURCE_ROOT + (os.pathsep + python_path if python_path else '')
-        child_env.setdefault('PYTHONUNBUFFERED', '1')
-        argv = self.lab.command(self.identifier,
-                                [sys.executable, '-m', 'supervisor.supervisord', '-n', '-c', self.conf_path])
-        with open(self.stdout_path, 'ab') as stdout, open(self.stderr_path, 'ab') as stderr:
-            self.proc = subprocess.Popen(argv, cwd=self.workdir, env=child_env, stdin=subprocess.DEVNULL,
-                                         stdout=stdout, stderr=stderr, start_new_session=True)
-        self.pid = self.proc.pid
-        try:
-            self.create_time = psutil.Process(self.pid).create_time()
-        except psutil.Error:
-            self.create_time = None
+        super().start(env)
         # a deleted namespace does not stop what runs in it: kill the instance at exit if the test could not
         # (registered after the teardown of the lab, so run before it)
         atexit.register(self._kill_if_alive)
