@@ -393,6 +393,9 @@ class RPCInterface:
         :rtype: bool
         """
         self._check_quorum(synchronized_only=True)
+        if not isinstance(extra_args, str):
+            # stored and shared with every instance: anything else would break their process information
+            raise RPCError(Faults.INCORRECT_PARAMETERS, f'extra_args must be a string: {extra_args!r}')
         self._get_processes(namespec)  # known to Supvisors, with the contract's BAD_NAME texts
         if split_namespec(namespec)[1] is None:
             raise RPCError(Faults.BAD_NAME, f'{namespec}: start_args applies to one process, not to a group')

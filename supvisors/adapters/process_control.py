@@ -62,9 +62,11 @@ class DisabilitiesStore:
                 content = stream.read()
         except OSError as exc:
             raise ValueError(f'cannot read the disabilities file {self.path}: {exc}') from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f'invalid JSON in the disabilities file {self.path}: {exc}') from None
         try:
             data = json.loads(content)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: too deeply nested
             raise ValueError(f'invalid JSON in the disabilities file {self.path}: {exc}') from None
         if not isinstance(data, dict):
             self.logger.warn(f'DisabilitiesStore.load: {self.path} does not hold a JSON object (ignored)')

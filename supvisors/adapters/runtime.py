@@ -455,7 +455,7 @@ class SupvisorsRuntime:
         """ A peer asks for the handshake answer: the state of this instance and its processes. """
         try:
             check_id = int(event.body['check_id'])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             self.logger.warn(f'SupvisorsRuntime: invalid check request from {event.identifier}: {event.body!r}')
             return
         body = self.core.check_answer(event.identifier, check_id)
