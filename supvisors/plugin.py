@@ -25,7 +25,7 @@ from .model.context import Context
 from .model.resolver import RulesResolver
 from .options import parse_logging_options, parse_options
 from .rules.parser import load_rules
-from .rpcinterface import RPCInterface, patch_introspection, register_faults
+from .rpcinterface import RPCInterface, patch_fault_marshalling, patch_introspection, register_faults
 
 RUNTIME_ATTRIBUTE = 'supvisors_runtime'
 
@@ -78,6 +78,7 @@ def _build_runtime(supervisord, config: Dict[str, str]) -> SupvisorsRuntime:
     register_faults()
     patch_supervisor()
     patch_introspection()
+    patch_fault_marshalling()
     server_options = supervisord.options
     # 1. logging options and logger: any error is fatal
     try:

@@ -35,6 +35,30 @@ _SPHINX_PARAM = re.compile(r':param\s+(.+)\s+(\w+):')
 _SPHINX_RTYPE = re.compile(r':rtype:\s*(.+)$')
 
 
+# characters that XML 1.0 cannot carry, even escaped
+_XML_INVALID = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
+def xml_safe(text: str) -> str:
+    """ The text with the characters that XML cannot carry written as \\xNN escapes. """
+    return _XML_INVALID.sub(lambda match: f'\\x{ord(match.group()):02x}', text)
+
+
+def patch_fault_marshalling() -> None:
+    """ Fault strings echo the caller's arguments: a control character there made an answer that no XML-RPC client
+    can parse. Escape those characters in faults (idempotent; regular answers are unchanged). """
+    from supervisor import xmlrpc
+    import xmlrpc.client as xmlrpclib
+    original = getattr(xmlrpc.xmlrpc_marshal, 'supvisors_original', xmlrpc.xmlrpc_marshal)
+
+    def xmlrpc_marshal(value):
+        if isinstance(value, xmlrpclib.Fault) and isinstance(value.faultString, str):
+            value = xmlrpclib.Fault(value.faultCode, xml_safe(value.faultString))
+        return original(value)
+    xmlrpc_marshal.supvisors_original = original
+    xmlrpc.xmlrpc_marshal = xmlrpc_marshal
+
+
 def patch_introspection() -> None:
     """ system.methodSignature reads JavaDoc-like tags (@param / @return): make it read the Sphinx fields of the
     supvisors docstrings too (idempotent; Supervisor's own methods are unchanged). """
