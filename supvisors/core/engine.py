@@ -302,6 +302,17 @@ class SupvisorsCore:
         self.now = now
         status = self.instances.get(identifier)
         if status and identifier != self.local_identifier and status.state in (IS.CHECKING, IS.RUNNING):
+            if self.fsm_state == S.INITIALIZATION and status.state == IS.CHECKING:
+                # only seen through the last tick of a supervisord that is going away (a fleet restarting
+                # together): not known yet rather than lost, so that the synchronization waits for it as for any
+                # instance not heard of (until synchro_timeout), and the Master does not depend on restart order
+                self.logger.info(f'SupvisorsCore.on_peer_down: Supvisors instance {identifier} went away while'
+                                 ' being checked: waiting for it')
+                status.reset()
+                status.check_id = 0  # the answer of the handshake in progress, if any, is obsolete
+                self._evaluate()
+                self._post_event()
+                return
             self.logger.warn(f'SupvisorsCore.on_peer_down: Supvisors instance {identifier} is not reachable')
             self._invalidate(identifier, process_impact=True)
             self._evaluate()

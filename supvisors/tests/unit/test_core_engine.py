@@ -885,15 +885,22 @@ def test_peer_down_with_auto_fence():
     assert [x.identifiers for x in of_type(actions, act.IsolateInstances)] == [['s2']]
 
 
-def test_peer_down_checking_instance():
+def test_peer_down_checking_instance_during_synchronization():
+    """ Seen only through the last tick of a supervisord going away (a fleet restarting together): the instance is
+    waited for, not declared lost, so the synchronization does not end without it. """
     core = make_core('s1')
     start(core)
     check = check_for(remote_tick(core, 's2', 0, T0 + 1), 's2')
     core.on_peer_down('s2', T0 + 2)
-    assert core.instances['s2'].state == IS.SILENT
+    assert core.instances['s2'].state == IS.UNKNOWN
+    assert core.fsm_state == S.INITIALIZATION
     # the handshake result that arrives afterwards is obsolete
     core.on_check_result(act.CheckResult('s2', check.check_id, True), T0 + 3)
-    assert core.instances['s2'].state == IS.SILENT
+    assert core.instances['s2'].state == IS.UNKNOWN
+    # the new supervisord of s2 and s3 join: the fleet is synchronized with the expected Master
+    join(core, 's2', T0 + 4)
+    join(core, 's3', T0 + 5)
+    assert core.fsm_state == S.OPERATION and core.master == 's1'
 
 
 def test_peer_down_unknown_instance_does_not_shorten_startup():
