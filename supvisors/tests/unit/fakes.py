@@ -1,7 +1,7 @@
 """Fakes shared by the unit tests."""
 
 import threading
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 
 class FakeLogger:
@@ -46,3 +46,35 @@ class FakeLogger:
     @property
     def messages(self) -> List[Tuple[str, str]]:
         return self.records
+
+
+class CallbackRecorder:
+    """ Mixin for an event-interface client: records the callbacks called as (name, data), from any thread. """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: List[Tuple[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def _add(self, name: str, data: Any) -> None:
+        with self.lock:
+            self.calls.append((name, data))
+
+    def on_supvisors_status(self, data):
+        self._add('on_supvisors_status', data)
+
+    def on_instance_status(self, data):
+        self._add('on_instance_status', data)
+
+    def on_application_status(self, data):
+        self._add('on_application_status', data)
+
+    def on_process_event(self, data):
+        self._add('on_process_event', data)
+
+    def on_process_status(self, data):
+        self._add('on_process_status', data)
+
+    def snapshot(self) -> List[Tuple[str, Any]]:
+        with self.lock:
+            return list(self.calls)

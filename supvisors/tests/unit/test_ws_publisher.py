@@ -15,7 +15,7 @@ from supvisors.adapters import ws_publisher
 from supvisors.adapters.ws_publisher import ALL_TOPICS, WsEventPublisher, message_text, topics_of
 from supvisors.client import wssubscriber
 from supvisors.client.wssubscriber import SupvisorsWsEventInterface
-from supvisors.tests.unit.fakes import FakeLogger
+from supvisors.tests.unit.fakes import CallbackRecorder, FakeLogger
 from supvisors.tools.localfleet import find_free_ports, wait_for
 from supvisors.wsframing import (OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, FrameDecoder,
                                  ProtocolError, accept_key, encode_frame, new_key)
@@ -384,35 +384,8 @@ def test_default_hold_back():
 # Client thread
 # ---------------------------------------------------------------------------------------------------------------------
 
-class Recorder(SupvisorsWsEventInterface):
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls: List[Tuple[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def _add(self, name: str, data: Any) -> None:
-        with self.lock:
-            self.calls.append((name, data))
-
-    def on_supvisors_status(self, data):
-        self._add('on_supvisors_status', data)
-
-    def on_instance_status(self, data):
-        self._add('on_instance_status', data)
-
-    def on_application_status(self, data):
-        self._add('on_application_status', data)
-
-    def on_process_event(self, data):
-        self._add('on_process_event', data)
-
-    def on_process_status(self, data):
-        self._add('on_process_status', data)
-
-    def snapshot(self) -> List[Tuple[str, Any]]:
-        with self.lock:
-            return list(self.calls)
+class Recorder(CallbackRecorder, SupvisorsWsEventInterface):
+    """ Records the callbacks called. """
 
 
 @pytest.fixture

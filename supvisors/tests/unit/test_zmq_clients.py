@@ -18,7 +18,7 @@ from supvisors.adapters.event_publisher import ZmqEventPublisher
 from supvisors.client import zmqsubscriber
 from supvisors.client.zmqsubscriber import SupvisorsZmqEventInterface, create_logger
 from supvisors.supvisorszmq import EventSubscriber
-from supvisors.tests.unit.fakes import FakeLogger
+from supvisors.tests.unit.fakes import CallbackRecorder, FakeLogger
 from supvisors.tools.localfleet import find_free_ports, wait_for
 
 TOPICS = ('supvisors', 'instance', 'application', 'event', 'process')
@@ -286,36 +286,8 @@ def test_publisher_holds_back_the_first_events(context):
 # SupvisorsZmqEventInterface
 # ---------------------------------------------------------------------------------------------------------------------
 
-class Recorder(SupvisorsZmqEventInterface):
+class Recorder(CallbackRecorder, SupvisorsZmqEventInterface):
     """ Records the callbacks called. """
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.calls: List[Tuple[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def _add(self, name: str, data: Any) -> None:
-        with self.lock:
-            self.calls.append((name, data))
-
-    def on_supvisors_status(self, data):
-        self._add('on_supvisors_status', data)
-
-    def on_instance_status(self, data):
-        self._add('on_instance_status', data)
-
-    def on_application_status(self, data):
-        self._add('on_application_status', data)
-
-    def on_process_event(self, data):
-        self._add('on_process_event', data)
-
-    def on_process_status(self, data):
-        self._add('on_process_status', data)
-
-    def snapshot(self) -> List[Tuple[str, Any]]:
-        with self.lock:
-            return list(self.calls)
 
 
 @pytest.fixture
